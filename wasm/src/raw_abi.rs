@@ -1,0 +1,58 @@
+//! The raw host ABI (version [`sessattr_core::ABI_VERSION`], `docs/abi.md`).
+//!
+//! This is the only module of the crate with `unsafe`: it turns pointers the
+//! host passes into slices of guest memory.
+#![allow(unsafe_code)]
+
+use std::alloc::{Layout, alloc, dealloc};
+
+/// Returns the ABI version; the host refuses a module whose version differs.
+#[unsafe(no_mangle)]
+pub extern "C" fn sessattr_abi_version() -> i32 {
+    sessattr_core::ABI_VERSION as i32
+}
+
+/// Allocates `len` bytes for the host to fill; 0 on failure or for `len == 0`.
+#[unsafe(no_mangle)]
+pub extern "C" fn sessattr_alloc(len: i32) -> i32 {
+    let Some(layout) = layout_for(len) else { return 0 };
+    // SAFETY: `layout` has a non-zero size (checked by `layout_for`).
+    let ptr = unsafe { alloc(layout) };
+    ptr as usize as i32
+}
+
+/// Frees a buffer returned by [`sessattr_alloc`] or [`sessattr_step`].
+#[unsafe(no_mangle)]
+pub extern "C" fn sessattr_free(ptr: i32, len: i32) {
+    let Some(layout) = layout_for(len) else { return };
+    if ptr == 0 {
+        return;
+    }
+    // SAFETY: the host passes back a pointer and length this module handed out
+    // (ABI contract), so it was allocated with this very layout.
+    unsafe { dealloc(ptr as usize as *mut u8, layout) };
+}
+
+/// Runs one step: takes ownership of the input buffer, returns the output
+/// buffer packed as `(ptr << 32) | len`.
+#[unsafe(no_mangle)]
+pub extern "C" fn sessattr_step(ptr: i32, len: i32) -> i64 {
+    let input = if ptr == 0 || len <= 0 {
+        Vec::new()
+    } else {
+        // SAFETY: the host filled `len` bytes at `ptr`, a buffer obtained from
+        // `sessattr_alloc(len)` (ABI contract); it stays valid until freed below.
+        unsafe { std::slice::from_raw_parts(ptr as usize as *const u8, len as usize) }.to_vec()
+    };
+    sessattr_free(ptr, len);
+    let output = sessattr_core::step_json(&input).into_boxed_slice();
+    let out_len = output.len();
+    let out_ptr = Box::into_raw(output) as *mut u8 as usize;
+    ((out_ptr as i64) << 32) | out_len as i64
+}
+
+/// The layout of an ABI buffer of `len` bytes (byte-aligned).
+fn layout_for(len: i32) -> Option<Layout> {
+    let len = usize::try_from(len).ok().filter(|&n| n > 0)?;
+    Layout::from_size_align(len, 1).ok()
+}
