@@ -11,20 +11,71 @@
 extern crate alloc;
 
 pub mod config;
+pub mod crypto;
+pub mod entropy;
+pub mod error;
+pub mod http;
+pub mod ops;
+pub mod password;
 pub mod protocol;
+pub mod store;
+pub mod time;
+pub mod ust;
 
-use alloc::format;
+use alloc::string::String;
 use alloc::vec::Vec;
 
+use crypto::Keyring;
+use entropy::Entropy;
+use ops::{Ctx, Stop, reads::Reads};
+use protocol::{Decision, LogFields, Operation, WriteSet};
 pub use protocol::{StepInput, StepOutput};
 
 /// Version of the raw host ABI and step protocol this core speaks.
 pub const ABI_VERSION: u32 = 1;
 
-/// Runs one step of the protocol.
+/// Runs one step of the protocol: asks for reads, or decides.
 pub fn step(input: &StepInput) -> StepOutput {
-    let _ = input;
-    StepOutput::Rejected(format!("not built yet"))
+    let Ok(mut entropy) = Entropy::from_seed_text(&input.seed) else {
+        return StepOutput::Rejected(String::from("seed must be 32 bytes, base64"));
+    };
+    let Ok(keyring) = Keyring::new(&input.config.keys) else {
+        return StepOutput::Rejected(String::from("a key of the keyring is malformed"));
+    };
+    let cid = entropy.cid();
+    let mut ctx = Ctx {
+        config: &input.config,
+        now: input.now,
+        entropy,
+        keyring: &keyring,
+        reads: Reads::new(&input.records, &input.scans),
+        log: LogFields {
+            cid: cid.clone(),
+            ..LogFields::default()
+        },
+    };
+    let outcome = match &input.op {
+        Operation::Http(request) => http::handle(&mut ctx, request),
+        Operation::UserAdd(command) => ops::user_add::run(&mut ctx, command),
+    };
+    let mut log = ctx.log;
+    let (response, writes) = match outcome {
+        Err(Stop::Need(need)) => return StepOutput::Need(need),
+        Ok(reply) => {
+            log.status = String::from("ok");
+            (http::response::ok(&cid, reply.fields), reply.writes)
+        }
+        Err(Stop::Fail(failure)) => {
+            log.status = String::from("error");
+            log.sub_status = alloc::vec![String::from(failure.error.code())];
+            (http::response::error(&cid, &failure), WriteSet::default())
+        }
+    };
+    StepOutput::Done(Decision {
+        response,
+        writes,
+        log,
+    })
 }
 
 /// Runs one step on JSON bytes, answering JSON bytes: the shared entry point of
@@ -32,13 +83,14 @@ pub fn step(input: &StepInput) -> StepOutput {
 pub fn step_json(input: &[u8]) -> Vec<u8> {
     let output = match serde_json::from_slice::<StepInput>(input) {
         Ok(input) => step(&input),
-        Err(err) => StepOutput::Rejected(format!("bad step input: {err}")),
+        Err(_) => StepOutput::Rejected(String::from("step input is not a valid StepInput")),
     };
-    serde_json::to_vec(&output).unwrap_or_else(|_| Vec::from(&b"{\"rejected\":\"unserializable output\"}"[..]))
+    serde_json::to_vec(&output)
+        .unwrap_or_else(|_| Vec::from(&br#"{"rejected":"unserializable output"}"#[..]))
 }
 
 /// Encodes 32 seed bytes the way [`StepInput::seed`] expects them.
-pub fn encode_seed(seed: &[u8; 32]) -> alloc::string::String {
+pub fn encode_seed(seed: &[u8; 32]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(seed)
 }

@@ -15,7 +15,9 @@ pub extern "C" fn sessattr_abi_version() -> i32 {
 /// Allocates `len` bytes for the host to fill; 0 on failure or for `len == 0`.
 #[unsafe(no_mangle)]
 pub extern "C" fn sessattr_alloc(len: i32) -> i32 {
-    let Some(layout) = layout_for(len) else { return 0 };
+    let Some(layout) = layout_for(len) else {
+        return 0;
+    };
     // SAFETY: `layout` has a non-zero size (checked by `layout_for`).
     let ptr = unsafe { alloc(layout) };
     ptr as usize as i32
@@ -24,7 +26,9 @@ pub extern "C" fn sessattr_alloc(len: i32) -> i32 {
 /// Frees a buffer returned by [`sessattr_alloc`] or [`sessattr_step`].
 #[unsafe(no_mangle)]
 pub extern "C" fn sessattr_free(ptr: i32, len: i32) {
-    let Some(layout) = layout_for(len) else { return };
+    let Some(layout) = layout_for(len) else {
+        return;
+    };
     if ptr == 0 {
         return;
     }

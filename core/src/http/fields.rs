@@ -1,0 +1,174 @@
+//! The known fields of a request body, read strictly.
+//!
+//! The body is parsed as JSON whatever its content type. Unknown fields are
+//! ignored; a known field given twice, or of the wrong type, is invalid input.
+//! JSON `null` counts as absent.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::error::Error;
+
+/// The known request fields, each as sent (type checks come later, in the
+/// order of SPEC 2.3).
+#[derive(Debug, Default, Deserialize)]
+pub struct Fields {
+    /// Caller's session token.
+    pub current_ust: Option<Value>,
+    /// Session whose attributes are used.
+    pub target_ust: Option<Value>,
+    /// Calling application.
+    pub current_app: Option<Value>,
+    /// Single form: attribute name.
+    pub name: Option<Value>,
+    /// Single form: attribute value.
+    pub value: Option<Value>,
+    /// Many form: the list, kept raw so each item is read on its own.
+    pub data: Option<Box<RawValue>>,
+    /// Whether to encrypt written values.
+    pub encrypt: Option<Value>,
+    /// Seconds until written attributes expire.
+    pub expiration: Option<Value>,
+    /// Login: user name.
+    pub username: Option<Value>,
+    /// Login: password.
+    pub password: Option<Value>,
+}
+
+impl Fields {
+    /// Parses a body: not JSON or not an object is [`Error::NotJson`] (400);
+    /// a duplicate known field is invalid input (403). An empty body is an
+    /// empty object.
+    pub fn parse(body: &[u8]) -> Result<Self, Error> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self::default());
+        }
+        serde_json::from_slice::<IgnoredAny>(body).map_err(|_| Error::NotJson)?;
+        let first = body.iter().find(|b| !b.is_ascii_whitespace());
+        if first != Some(&b'{') {
+            return Err(Error::NotJson);
+        }
+        let mut fields: Self = serde_json::from_slice(body)
+            .map_err(|_| Error::InvalidInput("a field is given twice or has the wrong shape"))?;
+        if fields.data.as_ref().is_some_and(|d| d.get() == "null") {
+            fields.data = None;
+        }
+        Ok(fields)
+    }
+
+    /// `current_app` when it is a string, for the log line.
+    pub fn app_for_log(&self) -> Option<String> {
+        match &self.current_app {
+            Some(Value::String(app)) => Some(app.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// A string field: absent → `None`; not a string → invalid input.
+pub fn opt_str<'v>(value: &'v Option<Value>, what: &'static str) -> Result<Option<&'v str>, Error> {
+    match value {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(Error::InvalidInput(what)),
+    }
+}
+
+/// A required string field: absent → missing input.
+pub fn req_str<'v>(
+    value: &'v Option<Value>,
+    missing: &'static str,
+    invalid: &'static str,
+) -> Result<&'v str, Error> {
+    opt_str(value, invalid)?.ok_or(Error::MissingInput(missing))
+}
+
+/// A boolean field.
+pub fn opt_bool(value: &Option<Value>, what: &'static str) -> Result<Option<bool>, Error> {
+    match value {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(Error::InvalidInput(what)),
+    }
+}
+
+/// Longest allowed `expiration`: ten years, in seconds.
+pub const MAX_EXPIRATION_SECS: i64 = 315_360_000;
+
+/// `expiration`: an integer number of seconds from 1 to
+/// [`MAX_EXPIRATION_SECS`]; anything else (0, negative, fractional, string,
+/// epoch-millisecond-sized) is invalid input, never clamped.
+pub fn opt_expiration(value: &Option<Value>) -> Result<Option<i64>, Error> {
+    const WHAT: &str = "expiration must be a whole number of seconds from 1 to 315360000";
+    match value {
+        None => Ok(None),
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(secs) if (1..=MAX_EXPIRATION_SECS).contains(&secs) => Ok(Some(secs)),
+            _ => Err(Error::InvalidInput(WHAT)),
+        },
+        Some(_) => Err(Error::InvalidInput(WHAT)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn not_json_or_not_an_object_is_400() {
+        for body in [&b"name=a"[..], b"[1]", b"\"x\"", b"{", b"\xff\xfe"] {
+            assert_eq!(Fields::parse(body).err(), Some(Error::NotJson), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn duplicate_known_fields_are_invalid_but_unknown_ones_are_ignored() {
+        let dup = br#"{"name":"a","name":"b"}"#;
+        assert!(matches!(Fields::parse(dup), Err(Error::InvalidInput(_))));
+        let extra = br#"{"user_id":1,"user_id":2,"totp_code":"x","name":"a"}"#;
+        let fields = Fields::parse(extra).expect("parses");
+        assert_eq!(fields.name, Some(json!("a")));
+    }
+
+    #[test]
+    fn null_is_absent_and_empty_body_is_empty_object() {
+        let fields = Fields::parse(br#"{"name":null,"data":null}"#).expect("parses");
+        assert!(fields.name.is_none() && fields.data.is_none());
+        assert!(Fields::parse(b"  ").expect("parses").name.is_none());
+    }
+
+    #[test]
+    fn expiration_accepts_only_whole_seconds_in_range() {
+        for ok in [json!(1), json!(3600), json!(MAX_EXPIRATION_SECS)] {
+            assert!(opt_expiration(&Some(ok)).expect("valid").is_some());
+        }
+        for bad in [
+            json!(0),
+            json!(-5),
+            json!(1.5),
+            json!(60.0),
+            json!("60"),
+            json!(1_000_000_000_000_i64),
+            json!(MAX_EXPIRATION_SECS + 1),
+            json!(u64::MAX),
+            json!(true),
+        ] {
+            assert!(opt_expiration(&Some(bad.clone())).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn typed_getters_refuse_wrong_types() {
+        assert_eq!(opt_str(&Some(json!(5)), "x"), Err(Error::InvalidInput("x")));
+        assert_eq!(req_str(&None, "m", "x"), Err(Error::MissingInput("m")));
+        assert_eq!(
+            opt_bool(&Some(json!("true")), "b"),
+            Err(Error::InvalidInput("b"))
+        );
+    }
+}

@@ -1,0 +1,65 @@
+//! `POST /zato/sso/user/login`: credentials in, a new session's UST out.
+
+use serde_json::Value;
+
+use super::auth::check_app;
+use super::{Ctx, Reply, Stop};
+use crate::error::Error;
+use crate::http::fields::{Fields, req_str};
+use crate::password;
+use crate::protocol::{Expect, HttpRequest, WriteAction, WriteOp};
+use crate::store::layout;
+use crate::store::record::{RECORD_VERSION, SessionRecord, UserRecord, decode, encode};
+use crate::time::{MICROS_PER_SEC, format_micros};
+use crate::ust;
+
+/// Logs a user in. Unknown user, locked user and wrong password all answer
+/// the same E005001, after the same argon2 work.
+pub fn run(ctx: &mut Ctx<'_>, fields: &Fields, request: &HttpRequest) -> Result<Reply, Stop> {
+    check_app(ctx, &fields.current_app)?;
+    let username = req_str(&fields.username, "username", "username must be a string")?;
+    let password = req_str(&fields.password, "password", "password must be a string")?;
+    let key = layout::user_key(username);
+    let [record] = ctx.reads.get([key.as_str()])?;
+    let user = match record.map(decode::<UserRecord>).transpose()? {
+        Some(user) if !user.is_locked && password::verify(password, &user.password_hash) => user,
+        Some(_) => return Err(Error::NotAllowed.into()),
+        None => {
+            password::burn(password, ctx.config.argon2);
+            return Err(Error::NotAllowed.into());
+        }
+    };
+
+    let token = ust::new_ust(&mut ctx.entropy);
+    let sid = ust::session_id(&token);
+    let lifetime = ctx
+        .config
+        .session_lifetime_secs
+        .saturating_mul(MICROS_PER_SEC);
+    let expiration_time = ctx.now.saturating_add(lifetime);
+    let session = SessionRecord {
+        v: RECORD_VERSION,
+        user_id: user.user_id,
+        username: user.username,
+        current_app: fields.app_for_log().unwrap_or_default(),
+        creation_time: ctx.now,
+        expiration_time,
+        remote_addr: request.remote_addr.clone(),
+        user_agent: request.user_agent.clone(),
+    };
+    let mut reply = Reply::default();
+    reply.writes.ops.push(WriteOp {
+        key: layout::session_key(&sid),
+        action: WriteAction::Put {
+            value: encode(&session),
+            expires_at: Some(expiration_time),
+        },
+        expect: Expect::Absent,
+    });
+    reply.fields.insert("ust".into(), Value::String(token));
+    reply.fields.insert(
+        "expiration_time".into(),
+        Value::String(format_micros(Some(expiration_time))),
+    );
+    Ok(reply)
+}

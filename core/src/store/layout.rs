@@ -1,0 +1,55 @@
+//! Store key layout.
+//!
+//! Every key of one session carries the session id inside `{…}` — a Redis
+//! Cluster hash tag — so a session's records live on one slot and one
+//! atomic script can write them together.
+//!
+//! | key | record |
+//! |---|---|
+//! | `sa:s:{SID}` | [`super::record::SessionRecord`] |
+//! | `sa:a:{SID}:NAME` | [`super::record::AttrRecord`] |
+//! | `sa:user:USERNAME` | [`super::record::UserRecord`] |
+//!
+//! `SID` is the session id: a SHA-256 of the UST ([`crate::ust::session_id`]),
+//! so the store holds no usable token.
+
+use alloc::format;
+use alloc::string::String;
+
+/// Key of a session record.
+pub fn session_key(sid: &str) -> String {
+    format!("sa:s:{{{sid}}}")
+}
+
+/// Prefix under which every attribute of a session is stored.
+pub fn attr_prefix(sid: &str) -> String {
+    format!("sa:a:{{{sid}}}:")
+}
+
+/// Key of one attribute of a session.
+pub fn attr_key(sid: &str, name: &str) -> String {
+    format!("sa:a:{{{sid}}}:{name}")
+}
+
+/// Key of a user record.
+pub fn user_key(username: &str) -> String {
+    format!("sa:user:{username}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attribute_keys_share_the_session_hash_tag_and_prefix() {
+        let key = attr_key("ab12", "color");
+        assert_eq!(key, "sa:a:{ab12}:color");
+        assert!(key.starts_with(&attr_prefix("ab12")));
+        assert_eq!(session_key("ab12"), "sa:s:{ab12}");
+    }
+
+    #[test]
+    fn a_name_with_separators_stays_inside_its_session() {
+        assert!(!attr_key("ab12", "x}:y").starts_with(&attr_prefix("ab")));
+    }
+}

@@ -1,0 +1,155 @@
+//! Record encodings: versioned JSON, one object per key.
+
+use alloc::string::String;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+
+/// The record format version written by this core.
+pub const RECORD_VERSION: u32 = 1;
+
+/// A user (SPEC 1). Stored under [`super::layout::user_key`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    /// Record format version.
+    pub v: u32,
+    /// Opaque random id (`zusr…`).
+    pub user_id: String,
+    /// Unique name.
+    pub username: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// May act on other users' sessions.
+    pub is_super_user: bool,
+    /// A locked user cannot log in and their sessions do not resolve.
+    pub is_locked: bool,
+    /// Unix micros.
+    pub creation_time: i64,
+}
+
+/// A login session (SPEC 1). Stored under [`super::layout::session_key`];
+/// the UST itself is never stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// Record format version.
+    pub v: u32,
+    /// Owner's user id.
+    pub user_id: String,
+    /// Owner's user name (locates the user record).
+    pub username: String,
+    /// `current_app` at login.
+    pub current_app: String,
+    /// Unix micros.
+    pub creation_time: i64,
+    /// Unix micros; the session is dead from this instant on.
+    pub expiration_time: i64,
+    /// Peer address at login.
+    pub remote_addr: String,
+    /// User-Agent at login.
+    pub user_agent: String,
+}
+
+/// A session attribute (SPEC 1). Stored under [`super::layout::attr_key`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttrRecord {
+    /// Record format version.
+    pub v: u32,
+    /// Attribute name.
+    pub name: String,
+    /// The value, or its envelope when `is_encrypted`.
+    pub value: String,
+    /// Whether `value` is an envelope (SPEC 4).
+    pub is_encrypted: bool,
+    /// Unix micros.
+    pub creation_time: i64,
+    /// Unix micros.
+    pub last_modified: i64,
+    /// Unix micros of the attribute's own expiry; `None` = never.
+    pub expiration_time: Option<i64>,
+}
+
+impl AttrRecord {
+    /// Live iff its own expiry is in the future (the session's liveness is
+    /// checked separately).
+    pub fn is_live(&self, now: i64) -> bool {
+        self.expiration_time.is_none_or(|at| at > now)
+    }
+}
+
+/// Encodes a record.
+pub fn encode<T: Serialize>(record: &T) -> String {
+    // Records are plain structs of strings, integers and booleans:
+    // serialization cannot fail.
+    serde_json::to_string(record).unwrap_or_default()
+}
+
+/// Decodes a record; an unreadable or unknown-version record is an internal
+/// error (stored data is sessattr's own).
+pub fn decode<'a, T: Deserialize<'a> + Versioned>(text: &'a str) -> Result<T, Error> {
+    let record: T = serde_json::from_str(text).map_err(|_| Error::Internal)?;
+    if record.version() == RECORD_VERSION {
+        Ok(record)
+    } else {
+        Err(Error::Internal)
+    }
+}
+
+/// A record that carries a format version.
+pub trait Versioned {
+    /// The record's `v` field.
+    fn version(&self) -> u32;
+}
+
+macro_rules! versioned {
+    ($($t:ty),*) => {$(
+        impl Versioned for $t {
+            fn version(&self) -> u32 {
+                self.v
+            }
+        }
+    )*};
+}
+versioned!(UserRecord, SessionRecord, AttrRecord);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attr() -> AttrRecord {
+        AttrRecord {
+            v: RECORD_VERSION,
+            name: "color".into(),
+            value: "blue".into(),
+            is_encrypted: false,
+            creation_time: 1,
+            last_modified: 2,
+            expiration_time: Some(10),
+        }
+    }
+
+    #[test]
+    fn attr_round_trips() {
+        let text = encode(&attr());
+        assert_eq!(decode::<AttrRecord>(&text), Ok(attr()));
+    }
+
+    #[test]
+    fn unknown_version_and_garbage_are_internal_errors() {
+        let mut future = attr();
+        future.v = 2;
+        assert_eq!(decode::<AttrRecord>(&encode(&future)), Err(Error::Internal));
+        assert_eq!(decode::<AttrRecord>("{"), Err(Error::Internal));
+    }
+
+    #[test]
+    fn liveness_is_strictly_before_expiry() {
+        let record = attr();
+        assert!(record.is_live(9));
+        assert!(!record.is_live(10));
+        let forever = AttrRecord {
+            expiration_time: None,
+            ..attr()
+        };
+        assert!(forever.is_live(i64::MAX));
+    }
+}

@@ -1,0 +1,157 @@
+//! A tiny in-memory embedding of the core for tests: the step loop of
+//! docs/abi.md over a BTreeMap.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use serde_json::Value;
+use sessattr_core::config::{Argon2Params, Config, KeyEntry, KeyState};
+use sessattr_core::protocol::{Decision, Expect, HttpRequest, Operation, UserAdd, WriteAction};
+use sessattr_core::{StepInput, StepOutput, encode_seed, step};
+
+/// 2026-12-03T19:00:00Z in unix micros.
+pub const T0: i64 = 1_796_324_400_000_000;
+
+pub struct World {
+    pub store: BTreeMap<String, String>,
+    pub config: Config,
+    pub now: i64,
+    seed_counter: u8,
+}
+
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub decision: Decision,
+}
+
+impl Answer {
+    pub fn code(&self) -> Option<&str> {
+        self.body["sub_status"][0].as_str()
+    }
+}
+
+impl World {
+    pub fn new() -> Self {
+        let config = Config {
+            keys: vec![KeyEntry {
+                id: "k1".into(),
+                key: base64::engine::general_purpose::STANDARD.encode([9u8; 32]),
+                state: KeyState::Primary,
+            }],
+            argon2: Argon2Params {
+                m_cost: 64,
+                t_cost: 1,
+                p_cost: 1,
+            },
+            ..Config::default()
+        };
+        Self {
+            store: BTreeMap::new(),
+            config,
+            now: T0,
+            seed_counter: 0,
+        }
+    }
+
+    pub fn run(&mut self, op: Operation) -> Answer {
+        self.seed_counter = self.seed_counter.wrapping_add(1);
+        let mut input = StepInput {
+            config: self.config.clone(),
+            op,
+            now: self.now,
+            seed: encode_seed(&[self.seed_counter; 32]),
+            records: BTreeMap::new(),
+            scans: BTreeMap::new(),
+        };
+        for _ in 0..8 {
+            match step(&input) {
+                StepOutput::Need(need) => {
+                    for key in need.get {
+                        let value = self.store.get(&key).cloned();
+                        input.records.insert(key, value);
+                    }
+                    for prefix in need.scan {
+                        let found = self
+                            .store
+                            .range(prefix.clone()..)
+                            .take_while(|(k, _)| k.starts_with(&prefix))
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect();
+                        input.scans.insert(prefix, found);
+                    }
+                }
+                StepOutput::Done(decision) => {
+                    self.apply(&decision);
+                    let body = serde_json::from_str(&decision.response.body).unwrap();
+                    return Answer {
+                        status: decision.response.status,
+                        body,
+                        decision,
+                    };
+                }
+                StepOutput::Rejected(why) => panic!("rejected: {why}"),
+            }
+        }
+        panic!("too many steps")
+    }
+
+    fn apply(&mut self, decision: &Decision) {
+        for op in &decision.writes.ops {
+            let current = self.store.get(&op.key);
+            match &op.expect {
+                Expect::Any => {}
+                Expect::Absent => assert!(current.is_none(), "precondition failed"),
+                Expect::Value(v) => assert_eq!(current, Some(v), "precondition failed"),
+            }
+        }
+        for op in &decision.writes.ops {
+            match &op.action {
+                WriteAction::Put { value, .. } => {
+                    self.store.insert(op.key.clone(), value.clone());
+                }
+                WriteAction::Delete => {
+                    self.store.remove(&op.key);
+                }
+            }
+        }
+    }
+
+    pub fn http(&mut self, method: &str, path: &str, body: &str) -> Answer {
+        self.run(Operation::Http(HttpRequest {
+            method: method.into(),
+            path: path.into(),
+            body: base64::engine::general_purpose::STANDARD.encode(body),
+            remote_addr: "127.0.0.1".into(),
+            user_agent: "test".into(),
+            ..HttpRequest::default()
+        }))
+    }
+
+    pub fn add_user(&mut self, name: &str, super_user: bool) -> Answer {
+        self.run(Operation::UserAdd(UserAdd {
+            username: name.into(),
+            password: format!("pw-{name}"),
+            is_super_user: super_user,
+        }))
+    }
+
+    pub fn login(&mut self, name: &str) -> String {
+        let body = serde_json::json!({"username": name, "password": format!("pw-{name}"), "current_app": "CRM"});
+        let answer = self.http("POST", "/zato/sso/user/login", &body.to_string());
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        answer.body["ust"].as_str().unwrap().to_string()
+    }
+
+    /// An admin and a regular user, both logged in: (admin UST, user UST).
+    pub fn two_sessions(&mut self) -> (String, String) {
+        self.add_user("admin", true);
+        self.add_user("alice", false);
+        (self.login("admin"), self.login("alice"))
+    }
+
+    pub fn create(&mut self, body: Value) -> Answer {
+        self.http("POST", "/zato/sso/session/attr", &body.to_string())
+    }
+}
