@@ -1,0 +1,514 @@
+//! The module in wasmtime: one engine, the module compiled once, an
+//! `InstancePre`, and a fresh instance (in a fresh `Store`) per operation.
+//!
+//! Follows wasmtime's `fast_instantiation` example: the pooling allocator
+//! (with an on-demand fallback where the pool cannot be reserved), epoch
+//! interruption driven by a background thread, and per-store limits. The
+//! module's imports (wasm-bindgen's JavaScript glue) are defined as traps: the
+//! host ABI never calls them.
+
+use std::thread;
+use std::time::Duration;
+
+use wasmtime::{
+    Config, Engine, ExternType, InstanceAllocationStrategy, InstancePre, Linker, Memory, Module,
+    PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder, TypedFunc,
+};
+
+use crate::Error;
+use crate::error::one_line;
+use crate::module_source::ModuleSource;
+use crate::runner::Step;
+
+/// How often the epoch advances.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The exports of ABI version 1 (`docs/abi.md`).
+pub const EXPORT_ABI_VERSION: &str = "sessattr_abi_version";
+/// Allocates a guest buffer.
+pub const EXPORT_ALLOC: &str = "sessattr_alloc";
+/// Frees a guest buffer.
+pub const EXPORT_FREE: &str = "sessattr_free";
+/// Runs one step.
+pub const EXPORT_STEP: &str = "sessattr_step";
+/// The guest's memory.
+pub const EXPORT_MEMORY: &str = "memory";
+
+/// Resource limits of one operation's instance.
+#[derive(Debug, Clone, Copy)]
+pub struct GuestLimits {
+    /// Largest linear memory of an instance, in bytes.
+    pub memory_bytes: usize,
+    /// Longest run of one operation (all its steps) before it is interrupted.
+    pub time_limit: Duration,
+    /// Most instances alive at once (the pool's size).
+    pub max_instances: u32,
+}
+
+impl Default for GuestLimits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 256 << 20,
+            time_limit: Duration::from_secs(10),
+            max_instances: 64,
+        }
+    }
+}
+
+/// Per-store host state.
+struct GuestState {
+    limits: StoreLimits,
+}
+
+/// The loaded, checked module, ready to instantiate.
+pub struct Runtime {
+    engine: Engine,
+    pre: InstancePre<GuestState>,
+    limits: GuestLimits,
+    pooling: bool,
+    label: String,
+    sha256: String,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("module", &self.label)
+            .field("sha256", &self.sha256)
+            .field("pooling", &self.pooling)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// Compiles and checks the module: WebAssembly, ABI version
+    /// [`sessattr_core::ABI_VERSION`], and the required exports.
+    pub fn load(source: &ModuleSource, limits: GuestLimits) -> Result<Self, Error> {
+        let module_label = source.label().to_owned();
+        if !source.bytes().starts_with(b"\0asm") {
+            return Err(Error::NotWasm {
+                module: module_label,
+            });
+        }
+        let (engine, pooling) = new_engine(&limits)?;
+        let module = Module::new(&engine, source.bytes()).map_err(|err| Error::ModuleCompile {
+            module: module_label.clone(),
+            reason: one_line(&format!("{err:#}")),
+        })?;
+        check_export_kinds(&module, &module_label)?;
+
+        let mut linker: Linker<GuestState> = Linker::new(&engine);
+        let start_error = |err: wasmtime::Error| Error::ModuleStart {
+            module: module_label.clone(),
+            reason: one_line(&format!("{err:#}")),
+        };
+        linker
+            .define_unknown_imports_as_traps(&module)
+            .map_err(start_error)?;
+        let pre = linker.instantiate_pre(&module).map_err(start_error)?;
+        start_epoch_ticker(&engine)?;
+
+        let runtime = Self {
+            engine,
+            pre,
+            limits,
+            pooling,
+            label: module_label,
+            sha256: source.sha256_hex(),
+        };
+        runtime.probe()?;
+        Ok(runtime)
+    }
+
+    /// Where the module came from.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// SHA-256 of the module bytes (hex).
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// Whether instances come from the pooling allocator.
+    pub fn pooling(&self) -> bool {
+        self.pooling
+    }
+
+    /// The limits instances run under.
+    pub fn limits(&self) -> GuestLimits {
+        self.limits
+    }
+
+    /// A fresh instance for one operation.
+    pub fn instantiate(&self) -> Result<Instance, Error> {
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(self.limits.memory_bytes)
+            .instances(1)
+            .build();
+        let mut store = Store::new(&self.engine, GuestState { limits });
+        store.limiter(|state| &mut state.limits);
+        let ticks = self.limits.time_limit.as_millis() / EPOCH_TICK.as_millis().max(1);
+        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).max(1));
+        store.epoch_deadline_trap();
+        let instance = self.pre.instantiate(&mut store).map_err(guest_error)?;
+        let missing = |export: &'static str| Error::MissingExport {
+            module: self.label.clone(),
+            export,
+        };
+        let memory = instance
+            .get_memory(&mut store, EXPORT_MEMORY)
+            .ok_or_else(|| missing(EXPORT_MEMORY))?;
+        let abi_version = instance
+            .get_typed_func::<(), i32>(&mut store, EXPORT_ABI_VERSION)
+            .map_err(|_| missing(EXPORT_ABI_VERSION))?;
+        let alloc = instance
+            .get_typed_func::<i32, i32>(&mut store, EXPORT_ALLOC)
+            .map_err(|_| missing(EXPORT_ALLOC))?;
+        let free = instance
+            .get_typed_func::<(i32, i32), ()>(&mut store, EXPORT_FREE)
+            .map_err(|_| missing(EXPORT_FREE))?;
+        let step = instance
+            .get_typed_func::<(i32, i32), i64>(&mut store, EXPORT_STEP)
+            .map_err(|_| missing(EXPORT_STEP))?;
+        Ok(Instance {
+            store,
+            memory,
+            abi_version,
+            alloc,
+            free,
+            step,
+        })
+    }
+
+    /// Instantiates once and checks the ABI version and the exports' types.
+    fn probe(&self) -> Result<(), Error> {
+        // The version first: a module of another ABI may lack our exports.
+        let mut store = Store::new(
+            &self.engine,
+            GuestState {
+                limits: StoreLimitsBuilder::new()
+                    .memory_size(self.limits.memory_bytes)
+                    .build(),
+            },
+        );
+        store.limiter(|state| &mut state.limits);
+        store.set_epoch_deadline(1_000);
+        store.epoch_deadline_trap();
+        let start_error = |err: wasmtime::Error| Error::ModuleStart {
+            module: self.label.clone(),
+            reason: one_line(&format!("{err:#}")),
+        };
+        let instance = self.pre.instantiate(&mut store).map_err(start_error)?;
+        let version = instance
+            .get_typed_func::<(), i32>(&mut store, EXPORT_ABI_VERSION)
+            .map_err(|_| Error::MissingExport {
+                module: self.label.clone(),
+                export: EXPORT_ABI_VERSION,
+            })?
+            .call(&mut store, ())
+            .map_err(start_error)?;
+        if u32::try_from(version).ok() != Some(sessattr_core::ABI_VERSION) {
+            return Err(Error::AbiMismatch {
+                module: self.label.clone(),
+                found: i64::from(version),
+                expected: sessattr_core::ABI_VERSION,
+            });
+        }
+        drop(store);
+        let mut instance = self.instantiate()?;
+        instance.check_version()
+    }
+}
+
+/// Checks that the module exports the version function. The other exports
+/// are checked after the version (a module of another ABI may lack them), by
+/// [`Runtime::probe`].
+fn check_export_kinds(module: &Module, label: &str) -> Result<(), Error> {
+    match module.get_export(EXPORT_ABI_VERSION) {
+        Some(ExternType::Func(_)) => Ok(()),
+        _ => Err(Error::MissingExport {
+            module: label.to_owned(),
+            export: EXPORT_ABI_VERSION,
+        }),
+    }
+}
+
+/// The engine, with the pooling allocator when the pool can be reserved.
+fn new_engine(limits: &GuestLimits) -> Result<(Engine, bool), Error> {
+    let mut pool = PoolingAllocationConfig::new();
+    let instances = limits.max_instances.max(1);
+    pool.total_core_instances(instances)
+        .total_memories(instances)
+        .total_tables(instances.saturating_mul(4))
+        .max_tables_per_module(4)
+        .total_gc_heaps(instances)
+        .max_memory_size(limits.memory_bytes);
+    let mut config = base_config();
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    match Engine::new(&config) {
+        Ok(engine) => Ok((engine, true)),
+        Err(pool_err) => {
+            tracing::warn!(reason = %one_line(&format!("{pool_err:#}")), "pooling allocator unavailable; instances are allocated on demand");
+            Engine::new(&base_config())
+                .map(|engine| (engine, false))
+                .map_err(|err| Error::Engine(one_line(&format!("{err:#}"))))
+        }
+    }
+}
+
+fn base_config() -> Config {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    config
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is dropped.
+fn start_epoch_ticker(engine: &Engine) -> Result<(), Error> {
+    let weak = engine.weak();
+    thread::Builder::new()
+        .name("sessattr-epoch".into())
+        .spawn(move || {
+            loop {
+                thread::sleep(EPOCH_TICK);
+                match weak.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
+            }
+        })
+        .map(drop)
+        .map_err(|err| Error::Engine(format!("cannot start the epoch thread: {err}")))
+}
+
+fn guest_error(err: wasmtime::Error) -> Error {
+    Error::Guest(one_line(&format!("{err:#}")))
+}
+
+/// One instance of the module in its own store; serves every step of one
+/// operation, then is dropped.
+pub struct Instance {
+    store: Store<GuestState>,
+    memory: Memory,
+    abi_version: TypedFunc<(), i32>,
+    alloc: TypedFunc<i32, i32>,
+    free: TypedFunc<(i32, i32), ()>,
+    step: TypedFunc<(i32, i32), i64>,
+}
+
+impl Instance {
+    fn check_version(&mut self) -> Result<(), Error> {
+        let version = self
+            .abi_version
+            .call(&mut self.store, ())
+            .map_err(guest_error)?;
+        if u32::try_from(version).ok() == Some(sessattr_core::ABI_VERSION) {
+            Ok(())
+        } else {
+            Err(Error::Guest(format!(
+                "module changed its ABI version to {version}"
+            )))
+        }
+    }
+
+    /// Copies `input` into a guest buffer, runs `sessattr_step`, and copies the
+    /// output back (freeing the guest's buffer).
+    fn call_step(&mut self, input: &[u8]) -> Result<Vec<u8>, Error> {
+        let len = i32::try_from(input.len())
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| {
+                Error::Guest(format!(
+                    "step input of {} bytes cannot be passed",
+                    input.len()
+                ))
+            })?;
+        let ptr = self.alloc.call(&mut self.store, len).map_err(guest_error)?;
+        if ptr == 0 {
+            return Err(Error::Guest(
+                "the module could not allocate the step input".into(),
+            ));
+        }
+        self.memory
+            .write(&mut self.store, ptr as u32 as usize, input)
+            .map_err(|err| Error::Guest(format!("step input buffer out of bounds: {err}")))?;
+        let packed = self
+            .step
+            .call(&mut self.store, (ptr, len))
+            .map_err(guest_error)? as u64;
+        let out_ptr = (packed >> 32) as u32;
+        let out_len = (packed & 0xffff_ffff) as u32;
+        let mut output = vec![0u8; out_len as usize];
+        self.memory
+            .read(&self.store, out_ptr as usize, &mut output)
+            .map_err(|err| Error::Guest(format!("step output buffer out of bounds: {err}")))?;
+        self.free
+            .call(&mut self.store, (out_ptr as i32, out_len as i32))
+            .map_err(guest_error)?;
+        Ok(output)
+    }
+}
+
+impl Step for Instance {
+    fn step(&mut self, input: &[u8]) -> Result<Vec<u8>, Error> {
+        self.call_step(input)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A module speaking ABI `version` whose step always answers `answer`
+    /// (bump allocator, free does nothing).
+    fn fake_module(version: i32, answer: &str, step_body: &str) -> Vec<u8> {
+        let escaped: String = answer.bytes().map(|b| format!("\\{b:02x}")).collect();
+        let text = format!(
+            r#"(module
+                (import "wbg" "__wbg_random_1234" (func $js (param i32)))
+                (memory (export "memory") 1)
+                (global $next (mut i32) (i32.const 1024))
+                (data (i32.const 16) "{escaped}")
+                (func (export "sessattr_abi_version") (result i32) i32.const {version})
+                (func (export "sessattr_alloc") (param $len i32) (result i32)
+                    (local $ptr i32)
+                    global.get $next
+                    local.set $ptr
+                    global.get $next
+                    local.get $len
+                    i32.add
+                    global.set $next
+                    local.get $ptr)
+                (func (export "sessattr_free") (param i32 i32))
+                (func (export "sessattr_step") (param $ptr i32) (param $len i32) (result i64)
+                    {step_body}
+                    i64.const {packed})
+            )"#,
+            packed = (16i64 << 32) | answer.len() as i64,
+        );
+        wat::parse_str(text).expect("valid wat")
+    }
+
+    fn load(bytes: Vec<u8>) -> Result<Runtime, Error> {
+        Runtime::load(
+            &ModuleSource::from_bytes(bytes, "/x/y.wasm"),
+            GuestLimits::default(),
+        )
+    }
+
+    #[test]
+    fn refuses_text() {
+        let err = load(b"hello, world\n".to_vec())
+            .expect_err("not wasm")
+            .to_string();
+        assert_eq!(err, "module /x/y.wasm is not a WebAssembly module");
+    }
+
+    #[test]
+    fn refuses_broken_wasm_on_one_line() {
+        let mut bytes = fake_module(1, "{}", "");
+        bytes.truncate(bytes.len() - 5);
+        let err = load(bytes).expect_err("broken").to_string();
+        assert!(
+            err.starts_with("module /x/y.wasm cannot be compiled: "),
+            "{err}"
+        );
+        assert!(!err.contains('\n'));
+    }
+
+    #[test]
+    fn refuses_another_abi_version() {
+        let bytes = wat::parse_str(
+            r#"(module (memory (export "memory") 1)
+                (func (export "sessattr_abi_version") (result i32) i32.const 2))"#,
+        )
+        .expect("wat");
+        let err = load(bytes).expect_err("abi 2").to_string();
+        assert_eq!(err, "module /x/y.wasm speaks ABI 2, this host speaks 1");
+    }
+
+    #[test]
+    fn refuses_missing_exports() {
+        let bytes = wat::parse_str(r#"(module (memory (export "memory") 1))"#).expect("wat");
+        let err = load(bytes).expect_err("no version").to_string();
+        assert!(err.contains("`sessattr_abi_version` is missing"), "{err}");
+
+        let bytes = wat::parse_str(
+            r#"(module (memory (export "memory") 1)
+                (func (export "sessattr_abi_version") (result i32) i32.const 1))"#,
+        )
+        .expect("wat");
+        let err = load(bytes).expect_err("no step").to_string();
+        assert!(err.contains("is not a sessattr module"), "{err}");
+    }
+
+    #[test]
+    fn runs_steps_through_guest_memory() {
+        let answer = r#"{"rejected":"not built yet"}"#;
+        let runtime = load(fake_module(1, answer, "")).expect("loads");
+        assert_eq!(runtime.sha256().len(), 64);
+        let mut instance = runtime.instantiate().expect("instance");
+        for _ in 0..3 {
+            let out = instance.step(br#"{"some":"input"}"#).expect("step");
+            assert_eq!(out, answer.as_bytes());
+        }
+    }
+
+    #[test]
+    fn a_trap_is_an_error_not_a_crash() {
+        let runtime = load(fake_module(1, "{}", "unreachable")).expect("loads");
+        let mut instance = runtime.instantiate().expect("instance");
+        let err = instance.step(b"{}").expect_err("traps").to_string();
+        assert!(err.starts_with("module call failed"), "{err}");
+    }
+
+    #[test]
+    fn calling_a_js_import_traps() {
+        let runtime = load(fake_module(1, "{}", "i32.const 0\ncall $js")).expect("loads");
+        let mut instance = runtime.instantiate().expect("instance");
+        assert!(instance.step(b"{}").is_err());
+    }
+
+    #[test]
+    fn an_endless_loop_is_interrupted() {
+        let limits = GuestLimits {
+            time_limit: Duration::from_millis(100),
+            ..GuestLimits::default()
+        };
+        let source = ModuleSource::from_bytes(fake_module(1, "{}", "(loop $l (br $l))"), "loop");
+        let runtime = Runtime::load(&source, limits).expect("loads");
+        let mut instance = runtime.instantiate().expect("instance");
+        let started = std::time::Instant::now();
+        assert!(instance.step(b"{}").is_err());
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    /// The module built from this workspace (raw cargo output and the
+    /// wasm-bindgen output): loads, and answers with a StepOutput.
+    #[test]
+    fn the_workspace_module_loads_when_built() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let candidates = [
+            root.join("pkg/dist/node/sessattr_wasm_bg.wasm"),
+            root.join("target/wasm32-unknown-unknown/wasm-release/sessattr_wasm.wasm"),
+        ];
+        let built: Vec<_> = candidates.iter().filter(|p| p.is_file()).collect();
+        assert!(
+            !built.is_empty(),
+            "no module built: run `cargo xtask build` first"
+        );
+        for path in built {
+            let source = ModuleSource::from_file(path).expect("read");
+            let runtime =
+                Runtime::load(&source, GuestLimits::default()).expect("the built module loads");
+            let mut instance = runtime.instantiate().expect("instance");
+            let out = instance.step(b"{}").expect("step");
+            let out: sessattr_core::protocol::StepOutput =
+                serde_json::from_slice(&out).expect("a StepOutput");
+            assert!(
+                matches!(out, sessattr_core::protocol::StepOutput::Rejected(_)),
+                "{out:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! The HTTP face: one fallback handler for every method and path. Routing,
+//! 404 and 405 are the module's business; the host only carries bytes.
+
+use std::future::{Future, poll_fn};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::{Body, HttpBody as _};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::Response;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use sessattr_core::protocol::{HttpRequest, HttpResponse, LogFields, Operation};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::runner::{HostFailure, Outcome};
+use crate::service::Service;
+
+/// Shared state of the handler.
+#[derive(Debug)]
+pub struct AppState {
+    service: Arc<Service>,
+    permits: Arc<Semaphore>,
+}
+
+impl AppState {
+    /// State over `service`, running at most as many operations at once as
+    /// the module runtime has instances.
+    pub fn new(service: Arc<Service>) -> Self {
+        let permits = service.runtime().limits().max_instances.max(1) as usize;
+        Self {
+            service,
+            permits: Arc::new(Semaphore::new(permits)),
+        }
+    }
+}
+
+/// The router: everything goes to [`handle`].
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new().fallback(handle).with_state(state)
+}
+
+/// Serves `listener` until `shutdown` completes, then finishes in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut stream) => {
+                stream.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}
+
+/// The body as read: its bytes, or too large.
+enum ReadBody {
+    Complete(Vec<u8>),
+    TooLarge,
+}
+
+/// Reads at most `limit` bytes of `body`; stops as soon as it is longer.
+async fn read_body(mut body: Body, limit: usize) -> Result<ReadBody, axum::Error> {
+    if body.size_hint().lower() > limit as u64 {
+        return Ok(ReadBody::TooLarge);
+    }
+    let mut bytes = Vec::new();
+    while let Some(frame) = poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+        if let Ok(data) = frame?.into_data() {
+            if bytes.len() + data.len() > limit {
+                return Ok(ReadBody::TooLarge);
+            }
+            bytes.extend_from_slice(&data);
+        }
+    }
+    Ok(ReadBody::Complete(bytes))
+}
+
+/// The one handler.
+async fn handle(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let started = Instant::now();
+    let (parts, body) = request.into_parts();
+    let method = parts.method.as_str().to_ascii_uppercase();
+    let path = parts.uri.path().to_owned();
+    let limit = state.service.config().limits.body_max_bytes;
+    let declared_too_large = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > limit as u64);
+    let body = if declared_too_large {
+        Ok(ReadBody::TooLarge)
+    } else {
+        read_body(body, limit).await
+    };
+    let (body, body_too_large) = match body {
+        Ok(ReadBody::Complete(bytes)) => (STANDARD.encode(bytes), false),
+        Ok(ReadBody::TooLarge) => (String::new(), true),
+        Err(err) => {
+            tracing::warn!(method = %method, path = %path, error = %err, "cannot read request body");
+            let outcome =
+                Outcome::fallback(HostFailure::Module("request body unreadable".into()), 0);
+            return respond(&method, &path, &outcome, started, StatusCode::BAD_REQUEST);
+        }
+    };
+    let user_agent = parts
+        .headers
+        .get(USER_AGENT)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
+    let op = Operation::Http(HttpRequest {
+        method: method.clone(),
+        path: path.clone(),
+        query: parts.uri.query().unwrap_or_default().to_owned(),
+        body,
+        body_too_large,
+        remote_addr: peer.ip().to_string(),
+        user_agent,
+    });
+
+    let outcome = match Arc::clone(&state.permits).acquire_owned().await {
+        Ok(permit) => {
+            let service = Arc::clone(&state.service);
+            tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                service.execute(&op)
+            })
+            .await
+            .unwrap_or_else(|_| {
+                Outcome::fallback(HostFailure::Module("the operation panicked".into()), 1)
+            })
+        }
+        Err(_) => Outcome::fallback(HostFailure::Module("server is shutting down".into()), 0),
+    };
+    let status =
+        StatusCode::from_u16(outcome.response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    respond(&method, &path, &outcome, started, status)
+}
+
+/// Logs the request line and builds the response.
+fn respond(
+    method: &str,
+    path: &str,
+    outcome: &Outcome,
+    started: Instant,
+    status: StatusCode,
+) -> Response {
+    log_request(
+        method,
+        path,
+        status.as_u16(),
+        &outcome.log,
+        outcome.failure.as_ref(),
+        started,
+    );
+    build_response(status, &outcome.response)
+}
+
+fn build_response(status: StatusCode, response: &HttpResponse) -> Response {
+    let mut builder = Response::builder().status(status);
+    for (name, value) in &response.headers {
+        let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) else {
+            continue;
+        };
+        if name != CONTENT_TYPE && name != CONTENT_LENGTH {
+            builder = builder.header(name, value);
+        }
+    }
+    builder
+        .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+        .body(Body::from(response.body.clone()))
+        .unwrap_or_else(|_| {
+            let mut fallback = Response::new(Body::empty());
+            *fallback.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            fallback
+        })
+}
+
+/// One line per request; only the module's loggable fields (never the body,
+/// the query string, values, passwords, keys or USTs).
+fn log_request(
+    method: &str,
+    path: &str,
+    http_status: u16,
+    log: &LogFields,
+    failure: Option<&HostFailure>,
+    started: Instant,
+) {
+    let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let app = log.app.as_deref().unwrap_or("-");
+    let sub_status = log.sub_status.join(",");
+    let names = log.names.join(",");
+    match failure {
+        None => tracing::info!(
+            method, path, http_status, cid = %log.cid, op = %log.op, app, status = %log.status,
+            sub_status = %sub_status, names = %names, elapsed_us, "request"
+        ),
+        Some(failure) => {
+            let error = truncate(&failure.to_string(), 300);
+            tracing::error!(
+                method, path, http_status, cid = %log.cid, op = %log.op, app, status = %log.status,
+                sub_status = %sub_status, names = %names, elapsed_us, error = %error, "request failed in the host"
+            );
+        }
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}

@@ -1,0 +1,22 @@
+//! The sessattr native host.
+//!
+//! It runs the one sessattr WebAssembly module (the rules) in wasmtime and
+//! carries out what the module asks for: it reads and writes a redb store,
+//! supplies the clock and entropy, and speaks HTTP. Every rule runs inside the
+//! module; this crate uses `sessattr-core` only for the JSON types of the step
+//! protocol (`docs/abi.md`).
+
+pub mod cli;
+pub mod commands;
+pub mod datadir;
+pub mod engine;
+pub mod error;
+pub mod http;
+pub mod keyfile;
+pub mod logging;
+pub mod module_source;
+pub mod runner;
+pub mod service;
+pub mod store;
+
+pub use error::Error;

@@ -1,0 +1,416 @@
+//! The step loop of `docs/abi.md`: call the module until it decides, fetch
+//! what it asks for, apply its write set atomically, retry on a lost race.
+//!
+//! Everything here is synchronous; the HTTP server runs it on a blocking thread.
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sessattr_core::config::Config;
+use sessattr_core::protocol::{HttpResponse, LogFields, Operation, StepInput, StepOutput};
+
+use crate::Error;
+use crate::store::{ApplyOutcome, Store};
+
+/// Retries after a failed precondition before giving up with 503.
+pub const MAX_RETRIES: u32 = 8;
+/// Steps of one attempt before the module is deemed stuck.
+pub const MAX_STEPS: usize = 32;
+/// The internal-error sub-status.
+pub const E_INTERNAL: &str = "E008004";
+
+/// Something that runs one step: the module instance (or a fake in tests).
+pub trait Step {
+    /// Runs one step on a JSON `StepInput`, answering a JSON `StepOutput`.
+    fn step(&mut self, input: &[u8]) -> Result<Vec<u8>, Error>;
+}
+
+/// Why the host answered on its own instead of the module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostFailure {
+    /// The store failed (503).
+    Store(String),
+    /// Preconditions kept failing (503).
+    Contention,
+    /// The module trapped, was stuck, or answered nonsense (500).
+    Module(String),
+    /// The module rejected the step input (500).
+    Rejected(String),
+    /// No random bytes (500).
+    Random,
+}
+
+impl HostFailure {
+    /// The HTTP status of the fallback answer.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Self::Store(_) | Self::Contention => 503,
+            Self::Module(_) | Self::Rejected(_) | Self::Random => 500,
+        }
+    }
+}
+
+impl std::fmt::Display for HostFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Store(reason) => write!(f, "store unavailable: {reason}"),
+            Self::Contention => write!(f, "write conflicts persisted after {MAX_RETRIES} retries"),
+            Self::Module(reason) => write!(f, "module failure: {reason}"),
+            Self::Rejected(reason) => write!(f, "module rejected the step input: {reason}"),
+            Self::Random => write!(f, "the operating system's random source failed"),
+        }
+    }
+}
+
+/// The result of one operation.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// What to answer.
+    pub response: HttpResponse,
+    /// What to log (the module's fields, or the host's for a fallback).
+    pub log: LogFields,
+    /// Set when the host answered on its own.
+    pub failure: Option<HostFailure>,
+    /// Attempts made (1 unless a precondition failed).
+    pub attempts: u32,
+}
+
+impl Outcome {
+    /// The host's own error answer: `{"cid","status":"error","sub_status":["E008004"]}`.
+    pub fn fallback(failure: HostFailure, attempts: u32) -> Self {
+        let cid = random_cid();
+        let body = serde_json::json!({
+            "cid": cid,
+            "status": "error",
+            "sub_status": [E_INTERNAL],
+        })
+        .to_string();
+        Self {
+            response: HttpResponse {
+                status: failure.http_status(),
+                headers: Vec::new(),
+                body,
+            },
+            log: LogFields {
+                cid,
+                op: "-".into(),
+                app: None,
+                status: "error".into(),
+                sub_status: vec![E_INTERNAL.into()],
+                names: Vec::new(),
+            },
+            failure: Some(failure),
+            attempts,
+        }
+    }
+}
+
+/// Runs `op` to completion against `store`, calling `guest` for every step.
+pub fn run(guest: &mut dyn Step, store: &dyn Store, config: &Config, op: &Operation) -> Outcome {
+    for attempt in 1..=MAX_RETRIES + 1 {
+        match run_attempt(guest, store, config, op) {
+            Ok(Some((response, log))) => {
+                return Outcome {
+                    response,
+                    log,
+                    failure: None,
+                    attempts: attempt,
+                };
+            }
+            Ok(None) => continue,
+            Err(failure) => return Outcome::fallback(failure, attempt),
+        }
+    }
+    Outcome::fallback(HostFailure::Contention, MAX_RETRIES + 1)
+}
+
+/// One attempt: `Ok(None)` when a precondition failed and the caller should retry.
+fn run_attempt(
+    guest: &mut dyn Step,
+    store: &dyn Store,
+    config: &Config,
+    op: &Operation,
+) -> Result<Option<(HttpResponse, LogFields)>, HostFailure> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|_| HostFailure::Random)?;
+    let mut input = StepInput {
+        config: config.clone(),
+        op: op.clone(),
+        now: now_micros(),
+        seed: sessattr_core::encode_seed(&seed),
+        records: BTreeMap::new(),
+        scans: BTreeMap::new(),
+    };
+    for _ in 0..MAX_STEPS {
+        let bytes = serde_json::to_vec(&input)
+            .map_err(|err| HostFailure::Module(format!("cannot encode step input: {err}")))?;
+        let answer = guest
+            .step(&bytes)
+            .map_err(|err| HostFailure::Module(err.to_string()))?;
+        let output: StepOutput = serde_json::from_slice(&answer).map_err(|err| {
+            HostFailure::Module(format!(
+                "step output is not valid (line {}, column {})",
+                err.line(),
+                err.column()
+            ))
+        })?;
+        match output {
+            StepOutput::Need(need) => {
+                if need.get.is_empty() && need.scan.is_empty() {
+                    return Err(HostFailure::Module("the module asked for nothing".into()));
+                }
+                let store_err = |err: crate::store::StoreError| HostFailure::Store(err.to_string());
+                if !need.get.is_empty() {
+                    let values = store.get_many(&need.get).map_err(store_err)?;
+                    input.records.extend(need.get.into_iter().zip(values));
+                }
+                for prefix in need.scan {
+                    let entries = store.scan_prefix(&prefix).map_err(store_err)?;
+                    input.scans.insert(prefix, entries);
+                }
+            }
+            StepOutput::Done(decision) => {
+                if !decision.writes.is_empty() {
+                    match store.apply(&decision.writes) {
+                        Ok(ApplyOutcome::Applied) => {}
+                        Ok(ApplyOutcome::PreconditionFailed) => return Ok(None),
+                        Err(err) => return Err(HostFailure::Store(err.to_string())),
+                    }
+                }
+                return Ok(Some((decision.response, decision.log)));
+            }
+            StepOutput::Rejected(reason) => return Err(HostFailure::Rejected(reason)),
+        }
+    }
+    Err(HostFailure::Module(format!(
+        "no decision after {MAX_STEPS} steps"
+    )))
+}
+
+/// Microseconds since the Unix epoch.
+pub fn now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// A fresh correlation id: 24 lowercase hex characters.
+pub fn random_cid() -> String {
+    let mut bytes = [0u8; 12];
+    if getrandom::fill(&mut bytes).is_err() {
+        // Still unique enough to correlate a log line with an answer.
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        bytes.copy_from_slice(&nanos.to_le_bytes()[..12]);
+    }
+    hex::encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+    use sessattr_core::protocol::{
+        Decision, Expect, HttpRequest, Need, WriteAction, WriteOp, WriteSet,
+    };
+
+    /// A fake module: asks for key `k`, then writes `k` if absent (create).
+    struct CreateIfAbsent {
+        calls: usize,
+        inputs: Vec<StepInput>,
+    }
+
+    impl Step for CreateIfAbsent {
+        fn step(&mut self, input: &[u8]) -> Result<Vec<u8>, Error> {
+            self.calls += 1;
+            let input: StepInput = serde_json::from_slice(input).expect("valid input");
+            let output = match input.records.get("k") {
+                None => StepOutput::Need(Need {
+                    get: vec!["k".into()],
+                    scan: vec!["p:".into()],
+                }),
+                Some(current) => {
+                    let (status, writes) = match current {
+                        Some(_) => (403, WriteSet::default()),
+                        None => (
+                            200,
+                            WriteSet {
+                                ops: vec![WriteOp {
+                                    key: "k".into(),
+                                    action: WriteAction::Put {
+                                        value: "v".into(),
+                                        expires_at: None,
+                                    },
+                                    expect: Expect::Absent,
+                                }],
+                            },
+                        ),
+                    };
+                    StepOutput::Done(Decision {
+                        response: HttpResponse {
+                            status,
+                            headers: vec![],
+                            body: "{}".into(),
+                        },
+                        writes,
+                        log: LogFields {
+                            cid: "c".into(),
+                            op: "t".into(),
+                            status: "ok".into(),
+                            ..Default::default()
+                        },
+                    })
+                }
+            };
+            self.inputs.push(input);
+            Ok(serde_json::to_vec(&output).expect("encode"))
+        }
+    }
+
+    fn op() -> Operation {
+        Operation::Http(HttpRequest {
+            method: "POST".into(),
+            path: "/".into(),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn fetches_then_applies() {
+        let store = MemoryStore::new();
+        let mut guest = CreateIfAbsent {
+            calls: 0,
+            inputs: vec![],
+        };
+        let outcome = run(&mut guest, &store, &Config::default(), &op());
+        assert_eq!(outcome.response.status, 200);
+        assert!(outcome.failure.is_none());
+        assert_eq!(guest.calls, 2);
+        // Same seed and now within one attempt; scans passed back.
+        assert_eq!(guest.inputs[0].seed, guest.inputs[1].seed);
+        assert_eq!(guest.inputs[0].now, guest.inputs[1].now);
+        assert_eq!(guest.inputs[1].scans.get("p:"), Some(&vec![]));
+        assert_eq!(
+            store.get_many(&["k".into()]).expect("get"),
+            vec![Some("v".into())]
+        );
+
+        let outcome = run(&mut guest, &store, &Config::default(), &op());
+        assert_eq!(outcome.response.status, 403);
+    }
+
+    /// A module that always wants `k` absent while something else writes it.
+    struct AlwaysLoses;
+
+    impl Step for AlwaysLoses {
+        fn step(&mut self, _input: &[u8]) -> Result<Vec<u8>, Error> {
+            let output = StepOutput::Done(Decision {
+                response: HttpResponse {
+                    status: 200,
+                    headers: vec![],
+                    body: "{}".into(),
+                },
+                writes: WriteSet {
+                    ops: vec![WriteOp {
+                        key: "taken".into(),
+                        action: WriteAction::Delete,
+                        expect: Expect::Absent,
+                    }],
+                },
+                log: LogFields::default(),
+            });
+            Ok(serde_json::to_vec(&output).expect("encode"))
+        }
+    }
+
+    #[test]
+    fn gives_up_with_503_after_retries() {
+        let store = MemoryStore::new();
+        let set = WriteSet {
+            ops: vec![WriteOp {
+                key: "taken".into(),
+                action: WriteAction::Put {
+                    value: "x".into(),
+                    expires_at: None,
+                },
+                expect: Expect::Any,
+            }],
+        };
+        store.apply(&set).expect("seed store");
+        let outcome = run(&mut AlwaysLoses, &store, &Config::default(), &op());
+        assert_eq!(outcome.response.status, 503);
+        assert_eq!(outcome.attempts, MAX_RETRIES + 1);
+        assert_eq!(outcome.failure, Some(HostFailure::Contention));
+        let body: serde_json::Value = serde_json::from_str(&outcome.response.body).expect("json");
+        assert_eq!(body["status"], "error");
+        assert_eq!(body["sub_status"], serde_json::json!(["E008004"]));
+        let cid = body["cid"].as_str().expect("cid");
+        assert!(
+            cid.len() == 24
+                && cid
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        );
+    }
+
+    struct Fixed(Result<&'static str, &'static str>);
+
+    impl Step for Fixed {
+        fn step(&mut self, _input: &[u8]) -> Result<Vec<u8>, Error> {
+            match self.0 {
+                Ok(text) => Ok(text.as_bytes().to_vec()),
+                Err(msg) => Err(Error::Guest(msg.into())),
+            }
+        }
+    }
+
+    #[test]
+    fn host_failures_answer_e008004() {
+        let store = MemoryStore::new();
+        let cases = [
+            (Fixed(Ok(r#"{"rejected":"not built yet"}"#)), 500),
+            (Fixed(Ok("garbage")), 500),
+            (Fixed(Err("wasm trap: unreachable")), 500),
+            (Fixed(Ok(r#"{"need":{"get":[],"scan":[]}}"#)), 500),
+            (Fixed(Ok(r#"{"need":{"get":["x"]}}"#)), 500),
+        ];
+        for (mut guest, status) in cases {
+            let outcome = run(&mut guest, &store, &Config::default(), &op());
+            assert_eq!(outcome.response.status, status);
+            assert!(outcome.failure.is_some());
+            assert!(outcome.response.body.contains("E008004"));
+        }
+    }
+
+    /// A store whose every call fails.
+    struct Broken;
+
+    impl Store for Broken {
+        fn get_many(&self, _: &[String]) -> Result<Vec<Option<String>>, crate::store::StoreError> {
+            Err(crate::store::StoreError::Backend("disk gone".into()))
+        }
+        fn scan_prefix(&self, _: &str) -> Result<Vec<(String, String)>, crate::store::StoreError> {
+            Err(crate::store::StoreError::Backend("disk gone".into()))
+        }
+        fn apply(&self, _: &WriteSet) -> Result<ApplyOutcome, crate::store::StoreError> {
+            Err(crate::store::StoreError::Backend("disk gone".into()))
+        }
+        fn purge_expired(&self, _: i64, _: usize) -> Result<usize, crate::store::StoreError> {
+            Err(crate::store::StoreError::Backend("disk gone".into()))
+        }
+    }
+
+    #[test]
+    fn store_failure_is_503() {
+        let mut guest = CreateIfAbsent {
+            calls: 0,
+            inputs: vec![],
+        };
+        let outcome = run(&mut guest, &Broken, &Config::default(), &op());
+        assert_eq!(outcome.response.status, 503);
+        assert!(matches!(outcome.failure, Some(HostFailure::Store(_))));
+    }
+}

@@ -1,0 +1,99 @@
+//! The HTTP face and the step loop through the real binary, with a fake
+//! module (no core needed): status, headers and body come from the module,
+//! writes reach the redb store, a lost race ends in 503 E008004, and the log
+//! never carries request bodies or query strings.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+#[test]
+fn carries_the_modules_answer_and_applies_its_writes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let log = tmp.path().join("server.log");
+    let module = tmp.path().join("fake.wasm");
+    let done_body = r#"{"cid":"0123456789abcdef01234567","status":"ok"}"#;
+    std::fs::write(&module, fake_module(done_body)).unwrap();
+
+    let server = Server::start(
+        &data,
+        &log,
+        &["--module", module.to_str().unwrap(), "--log-format", "json"],
+    );
+    let client = client();
+
+    // First call: need → done; the put-if-absent is applied; 201 and headers pass through.
+    let response = client
+        .post(server.url("/anything/at/all?ust=QUERY-SECRET-123"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("BODY-SECRET-456")
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    assert_eq!(response.headers()["x-fake"], "yes");
+    assert_eq!(response.headers()["content-type"], "application/json");
+    assert_eq!(response.text().unwrap(), done_body);
+
+    // Second call: the key exists now, every retry loses → 503 E008004.
+    let second = send(
+        &client,
+        "PUT",
+        &server.url("/x"),
+        b"{}".to_vec(),
+        "application/json",
+    );
+    second.assert_error(503, "E008004");
+    assert_eq!(second.content_type, "application/json");
+
+    assert!(server.stop().success(), "graceful stop");
+
+    let text = read_to_string(&log);
+    assert!(
+        !text.contains("QUERY-SECRET-123"),
+        "query string logged:\n{text}"
+    );
+    assert!(!text.contains("BODY-SECRET-456"), "body logged:\n{text}");
+    // JSON lines only; one request line per request with the module's fields.
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON log line: {line}"))
+        })
+        .collect();
+    let ok_line = lines
+        .iter()
+        .find(|l| l["cid"] == "0123456789abcdef01234567")
+        .unwrap_or_else(|| panic!("no request line:\n{text}"));
+    assert_eq!(ok_line["op"], "fake.op");
+    assert_eq!(ok_line["http_status"], 201);
+    assert_eq!(ok_line["method"], "POST");
+    assert_eq!(ok_line["path"], "/anything/at/all");
+    assert_eq!(ok_line["names"], "fake-name");
+    assert!(ok_line["elapsed_us"].as_u64().is_some());
+    let failed = lines
+        .iter()
+        .find(|l| l["cid"] == second.body["cid"])
+        .unwrap_or_else(|| panic!("no line for the 503:\n{text}"));
+    assert_eq!(failed["http_status"], 503);
+    assert_eq!(failed["sub_status"], "E008004");
+    // Startup lines: module sha256, data dir, key id, listen address.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["sha256"].as_str().is_some_and(|s| s.len() == 64)),
+        "{text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["key_id"].as_str().is_some_and(|s| s.starts_with("k-"))),
+        "{text}"
+    );
+    assert!(
+        lines.iter().any(|l| l["listen"].as_str().is_some()),
+        "{text}"
+    );
+}

@@ -1,0 +1,152 @@
+//! `serve --module FILE`: a file that is not a sessattr module of this ABI
+//! stops the server at once with one clear line; the real module serves.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::json;
+
+/// Runs `serve --module FILE`, which must fail within 30 s; returns stderr.
+fn serve_must_fail(data: &Path, module: &Path) -> String {
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data)
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--module",
+        ])
+        .arg(module)
+        .env_remove("SESSATTR_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("serve --module {} kept running", module.display());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(!output.status.success(), "must exit non-zero");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "one line on stderr, got: {stderr:?}"
+    );
+    stderr.trim_end().to_owned()
+}
+
+#[test]
+fn a_text_file_is_refused_with_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let module = tmp.path().join("notes.txt");
+    std::fs::write(&module, "these are not the bytes you are looking for\n").unwrap();
+    let line = serve_must_fail(&tmp.path().join("data"), &module);
+    assert_eq!(
+        line,
+        format!(
+            "error: module {} is not a WebAssembly module",
+            module.display()
+        )
+    );
+}
+
+#[test]
+fn a_module_of_another_abi_version_is_refused_with_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let module = tmp.path().join("abi2.wasm");
+    let wasm = wat::parse_str(
+        r#"(module
+            (memory (export "memory") 1)
+            (func (export "sessattr_abi_version") (result i32) i32.const 2)
+            (func (export "sessattr_alloc") (param i32) (result i32) i32.const 0)
+            (func (export "sessattr_free") (param i32 i32))
+            (func (export "sessattr_step") (param i32 i32) (result i64) i64.const 0))"#,
+    )
+    .unwrap();
+    std::fs::write(&module, wasm).unwrap();
+    let line = serve_must_fail(&tmp.path().join("data"), &module);
+    assert_eq!(
+        line,
+        format!(
+            "error: module {} speaks ABI 2, this host speaks 1",
+            module.display()
+        )
+    );
+}
+
+#[test]
+fn a_module_without_the_exports_is_refused_with_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let module = tmp.path().join("empty.wasm");
+    std::fs::write(
+        &module,
+        wat::parse_str(r#"(module (memory (export "memory") 1))"#).unwrap(),
+    )
+    .unwrap();
+    let line = serve_must_fail(&tmp.path().join("data"), &module);
+    assert!(
+        line.starts_with(&format!(
+            "error: module {} is not a sessattr module",
+            module.display()
+        )),
+        "{line}"
+    );
+
+    let missing = tmp.path().join("missing.wasm");
+    let line = serve_must_fail(&tmp.path().join("data"), &missing);
+    assert!(
+        line.starts_with(&format!("error: cannot read module {}", missing.display())),
+        "{line}"
+    );
+}
+
+#[test]
+fn the_built_module_serves() {
+    let module = built_module();
+    assert!(
+        module.is_file(),
+        "{} missing: run `cargo xtask build` first",
+        module.display()
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("server.log");
+    let server = Server::start(
+        &tmp.path().join("data"),
+        &log,
+        &["--module", module.to_str().unwrap()],
+    );
+    // Unknown user: the generic E005001, decided by the module.
+    let answer = send_json(
+        &client(),
+        "POST",
+        &server.url("/zato/sso/user/login"),
+        &json!({"username": "nobody", "password": "nothing-at-all", "current_app": "CRM"}),
+    );
+    answer.assert_error(403, "E005001");
+    assert_eq!(answer.content_type, "application/json");
+    assert!(server.stop().success());
+    let text = read_to_string(&log);
+    let sha = {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(std::fs::read(&module).unwrap()))
+    };
+    assert!(text.contains(&sha), "module sha256 not logged:\n{text}");
+    assert!(
+        text.contains(module.to_str().unwrap()),
+        "module path not logged:\n{text}"
+    );
+}
