@@ -1,2 +1,132 @@
-//! placeholder
-fn main() {}
+//! Build orchestration for sessattr: `cargo xtask build | serve | test`.
+//!
+//! `cargo xtask` is an alias (`.cargo/config.toml`) for
+//! `cargo run --locked --quiet --package xtask --`. Every step is a plain
+//! command (`cargo`, `rustup`, `node`) run from the workspace root, except
+//! wasm-bindgen, which runs in-process through `wasm-bindgen-cli-support`
+//! (pinned to the same version as the `wasm-bindgen` crate in `Cargo.lock`).
+
+mod build;
+mod test;
+mod tools;
+
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+
+const USAGE: &str = "\
+cargo xtask — build orchestration for sessattr
+
+USAGE:
+    cargo xtask build           build the module (wasm32-unknown-unknown, profile
+                                wasm-release), its Node.js bindings in pkg/dist/node/,
+                                and target/release/sessattr with every test target
+    cargo xtask serve [ARGS…]   build, then run `target/release/sessattr serve ARGS…`
+                                and exit with its exit code
+    cargo xtask test            build, then cargo fmt --check, clippy (host and wasm
+                                targets), cargo test --release, and the Node tests in
+                                tests/node/; stops at the first failure
+    cargo xtask help            print this text
+
+ARGUMENTS OF serve:
+    Everything after `serve` goes to `sessattr serve` unchanged; one leading `--`
+    is dropped, so these two are the same:
+        cargo xtask serve --listen 127.0.0.1:18000 --data-dir /tmp/sa
+        cargo xtask serve -- --listen 127.0.0.1:18000 --data-dir /tmp/sa
+    Defaults are the binary's own (data dir ./sessattr-data relative to the
+    current directory, listen 127.0.0.1:17010); see `cargo xtask serve --help`.
+
+ENVIRONMENT:
+    CARGO              the cargo to run (set by cargo itself for `cargo xtask`)
+    CARGO_TARGET_DIR   honoured when looking for build outputs
+";
+
+/// What the command line asked for.
+#[derive(Debug, PartialEq, Eq)]
+enum Command {
+    Build,
+    Serve(Vec<String>),
+    Test,
+    Help,
+}
+
+/// Parses the arguments after the program name.
+fn parse(args: &[String]) -> Result<Command> {
+    let Some((first, rest)) = args.split_first() else {
+        return Ok(Command::Help);
+    };
+    let command = match first.as_str() {
+        "build" => Command::Build,
+        "test" => Command::Test,
+        "help" | "--help" | "-h" => Command::Help,
+        "serve" => {
+            let rest = match rest.split_first() {
+                Some((dashes, tail)) if dashes == "--" => tail,
+                _ => rest,
+            };
+            return Ok(Command::Serve(rest.to_vec()));
+        }
+        other => bail!("unknown command `{other}`\n\n{USAGE}"),
+    };
+    if let Some(extra) = rest.first() {
+        bail!("`cargo xtask {first}` takes no arguments (got `{extra}`)\n\n{USAGE}");
+    }
+    Ok(command)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = parse(&args).and_then(|command| match command {
+        Command::Build => build::build(),
+        Command::Serve(args) => build::serve(&args),
+        Command::Test => test::test(),
+        Command::Help => {
+            print!("{USAGE}");
+            Ok(())
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn parses_commands() {
+        assert!(matches!(parse(&args(&[])), Ok(Command::Help)));
+        assert!(matches!(parse(&args(&["build"])), Ok(Command::Build)));
+        assert!(matches!(parse(&args(&["test"])), Ok(Command::Test)));
+        assert!(matches!(parse(&args(&["--help"])), Ok(Command::Help)));
+        assert!(parse(&args(&["test", "extra"])).is_err());
+        assert!(parse(&args(&["bogus"])).is_err());
+    }
+
+    #[test]
+    fn serve_forwards_arguments_and_drops_one_leading_double_dash() {
+        let want = Command::Serve(args(&["--listen", "127.0.0.1:18000"]));
+        assert_eq!(
+            parse(&args(&["serve", "--listen", "127.0.0.1:18000"])).ok(),
+            Some(Command::Serve(args(&["--listen", "127.0.0.1:18000"])))
+        );
+        assert_eq!(
+            parse(&args(&["serve", "--", "--listen", "127.0.0.1:18000"])).ok(),
+            Some(want)
+        );
+        assert_eq!(
+            parse(&args(&["serve", "--", "--"])).ok(),
+            Some(Command::Serve(args(&["--"])))
+        );
+        assert_eq!(parse(&args(&["serve"])).ok(), Some(Command::Serve(vec![])));
+    }
+}

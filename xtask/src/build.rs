@@ -1,0 +1,167 @@
+//! `cargo xtask build` and `cargo xtask serve`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result};
+use wasm_bindgen_cli_support::Bindgen;
+
+use crate::tools::{self, WASM_TARGET, cargo, progress, run, target_dir};
+
+/// The cargo profile of the module (LTO, size-optimized; root `Cargo.toml`).
+const WASM_PROFILE: &str = "wasm-release";
+
+/// Where the Node.js bindings go, relative to the root. The `_bg.wasm` file in
+/// it is *the* module: the host embeds it and the npm package ships it.
+pub const NODE_OUT_DIR: &str = "pkg/dist/node";
+
+/// Builds the module, its Node.js bindings and the release host binary.
+pub fn build() -> Result<()> {
+    tools::ensure_wasm_target()?;
+
+    progress("building the module (sessattr-wasm, wasm32-unknown-unknown)…");
+    run(cargo()
+        .args([
+            "build",
+            "--locked",
+            "-p",
+            "sessattr-wasm",
+            "--target",
+            WASM_TARGET,
+        ])
+        .args(["--profile", WASM_PROFILE]))?;
+
+    progress(&format!(
+        "generating the Node.js bindings in {NODE_OUT_DIR}/…"
+    ));
+    let wasm = target_dir()
+        .join(WASM_TARGET)
+        .join(WASM_PROFILE)
+        .join("sessattr_wasm.wasm");
+    bindgen_nodejs(&wasm, &tools::root().join(NODE_OUT_DIR))?;
+
+    progress("building the host and every test target (release)…");
+    run(cargo().args(HOST_BUILD))
+}
+
+/// The one native build: the whole workspace, every target, release.
+///
+/// `cargo test --release --workspace` then finds everything built. Building
+/// only `-p sessattr-host` would unify dependency features differently (no
+/// dev-dependencies, no other members), and the test step would compile
+/// wasmtime and the rest a second time (measured: +6 minutes on 2 cores).
+pub const HOST_BUILD: &[&str] = &[
+    "build",
+    "--locked",
+    "--release",
+    "--workspace",
+    "--all-targets",
+];
+
+/// Builds, then replaces this process with `target/release/sessattr serve ARGS…`
+/// (so signals reach the server and its exit code is ours).
+pub fn serve(args: &[String]) -> Result<()> {
+    build()?;
+    let binary = host_binary();
+    progress(&format!(
+        "starting {} serve {}",
+        binary.display(),
+        args.join(" ")
+    ));
+    let mut command = Command::new(&binary);
+    command.arg("serve").args(args);
+    exec(&mut command).with_context(|| format!("could not start {}", binary.display()))
+}
+
+/// The release host binary.
+fn host_binary() -> PathBuf {
+    target_dir()
+        .join("release")
+        .join(format!("sessattr{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// Runs `command` in place of this process; returns only on failure to start.
+#[cfg(unix)]
+fn exec(command: &mut Command) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    Err(command.exec().into())
+}
+
+/// Runs `command` and exits with its exit code.
+#[cfg(not(unix))]
+fn exec(command: &mut Command) -> Result<()> {
+    let status = command.status()?;
+    std::process::exit(status.code().unwrap_or(1));
+}
+
+/// Runs wasm-bindgen (target `nodejs`, with TypeScript declarations) on `wasm`
+/// and puts the output in `out_dir`.
+///
+/// The output is generated in a scratch folder and only files whose bytes
+/// changed are copied over, so an unchanged module keeps its modification
+/// time and the host (whose build script embeds it) is not rebuilt.
+fn bindgen_nodejs(wasm: &Path, out_dir: &Path) -> Result<()> {
+    let scratch = target_dir().join("xtask").join("bindgen-nodejs");
+    if scratch.exists() {
+        fs::remove_dir_all(&scratch).with_context(|| format!("removing {}", scratch.display()))?;
+    }
+    Bindgen::new()
+        .input_path(wasm)
+        .nodejs(true)?
+        .typescript(true)
+        .generate(&scratch)
+        .with_context(|| format!("wasm-bindgen on {}", wasm.display()))?;
+    sync_dir(&scratch, out_dir)
+}
+
+/// Makes the files of `to` equal to those of `from` (a flat folder), writing
+/// only the files that differ and removing the ones `from` does not have.
+fn sync_dir(from: &Path, to: &Path) -> Result<()> {
+    fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
+    let mut wanted = Vec::new();
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let bytes = fs::read(entry.path())?;
+        let dest = to.join(&name);
+        if fs::read(&dest).ok().as_deref() != Some(bytes.as_slice()) {
+            fs::write(&dest, &bytes).with_context(|| format!("writing {}", dest.display()))?;
+        }
+        wanted.push(name);
+    }
+    for entry in fs::read_dir(to)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() && !wanted.contains(&entry.file_name()) {
+            fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sync_dir_writes_only_what_changed_and_removes_stale_files() -> Result<()> {
+        let base = target_dir().join("xtask").join("test-sync-dir");
+        let (from, to) = (base.join("from"), base.join("to"));
+        let _ = fs::remove_dir_all(&base);
+        fs::create_dir_all(&from)?;
+        fs::create_dir_all(&to)?;
+        fs::write(from.join("same"), "same")?;
+        fs::write(from.join("new"), "new")?;
+        fs::write(to.join("same"), "same")?;
+        fs::write(to.join("stale"), "stale")?;
+        let before = fs::metadata(to.join("same"))?.modified()?;
+
+        sync_dir(&from, &to)?;
+
+        assert_eq!(fs::read_to_string(to.join("new"))?, "new");
+        assert!(!to.join("stale").exists());
+        assert_eq!(fs::metadata(to.join("same"))?.modified()?, before);
+        fs::remove_dir_all(&base)?;
+        Ok(())
+    }
+}

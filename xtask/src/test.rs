@@ -1,0 +1,116 @@
+//! `cargo xtask test`: build, then every check and test suite, in order,
+//! stopping at the first failure.
+
+use std::fs;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::tools::{self, WASM_TARGET, cargo, progress, root, run};
+
+/// The Node tests' folder, relative to the root.
+const NODE_TESTS: &str = "tests/node";
+
+/// Runs the whole test pipeline.
+pub fn test() -> Result<()> {
+    let started = Instant::now();
+    // Cheap checks first, so a missing tool fails in seconds, not after a build.
+    tools::check_node()?;
+    tools::ensure_components(&["rustfmt", "clippy"])?;
+
+    let steps: [Step; 6] = [
+        ("build", crate::build::build),
+        ("cargo fmt --check", fmt_check),
+        ("clippy (host target)", clippy_host),
+        ("clippy (wasm target)", clippy_wasm),
+        ("cargo test --release", cargo_test),
+        ("node tests", node_tests),
+    ];
+    for (index, (name, step)) in steps.iter().enumerate() {
+        progress(&format!("[{}/{}] {name}…", index + 1, steps.len()));
+        let step_started = Instant::now();
+        step().with_context(|| format!("step `{name}` failed"))?;
+        progress(&format!(
+            "[{}/{}] {name}: ok ({})",
+            index + 1,
+            steps.len(),
+            minutes(step_started.elapsed())
+        ));
+    }
+    progress(&format!(
+        "all {} steps passed in {}",
+        steps.len(),
+        minutes(started.elapsed())
+    ));
+    Ok(())
+}
+
+/// A named step of the pipeline.
+type Step = (&'static str, fn() -> Result<()>);
+
+/// `cargo fmt --all -- --check`.
+fn fmt_check() -> Result<()> {
+    run(cargo().args(["fmt", "--all", "--", "--check"]))
+}
+
+/// Clippy on every crate and target, for the host target.
+fn clippy_host() -> Result<()> {
+    run(cargo()
+        .args(["clippy", "--locked", "--workspace", "--all-targets"])
+        .args(["--", "-D", "warnings"]))
+}
+
+/// Clippy on the module, for the wasm target (its `cfg(target_arch)` code).
+fn clippy_wasm() -> Result<()> {
+    run(cargo()
+        .args([
+            "clippy",
+            "--locked",
+            "-p",
+            "sessattr-wasm",
+            "--target",
+            WASM_TARGET,
+        ])
+        .args(["--", "-D", "warnings"]))
+}
+
+/// Every crate's tests, in release: everything was compiled by `build`
+/// ([`crate::build::HOST_BUILD`] has the same feature unification), so this
+/// step only runs.
+fn cargo_test() -> Result<()> {
+    run(cargo().args(["test", "--locked", "--release", "--workspace"]))
+}
+
+/// `node --test` on every `*.test.mjs` of [`NODE_TESTS`] (listed explicitly:
+/// how `node --test DIR` finds files differs between Node versions). Runs
+/// `npm ci` there first when the folder has a `package-lock.json`.
+fn node_tests() -> Result<()> {
+    let dir = root().join(NODE_TESTS);
+    if dir.join("package-lock.json").is_file() {
+        run(std::process::Command::new("npm")
+            .arg("ci")
+            .current_dir(&dir))?;
+    }
+    let mut files: Vec<String> = fs::read_dir(&dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".test.mjs"))
+        .map(|name| format!("{NODE_TESTS}/{name}"))
+        .collect();
+    files.sort();
+    anyhow::ensure!(!files.is_empty(), "no *.test.mjs files in {NODE_TESTS}/");
+    run(std::process::Command::new("node")
+        .arg("--test")
+        .args(&files)
+        .current_dir(root()))
+}
+
+/// `1m05s` / `7.2s`.
+fn minutes(elapsed: Duration) -> String {
+    let secs = elapsed.as_secs();
+    if secs >= 60 {
+        format!("{}m{:02}s", secs / 60, secs % 60)
+    } else {
+        format!("{:.1}s", elapsed.as_secs_f64())
+    }
+}
