@@ -119,6 +119,12 @@ fn many_form_is_all_or_nothing_and_names_the_failing_item() {
         Some(T0 + 60_000_000)
     );
 
+    let mut empty = base.clone();
+    empty["data"] = json!([]);
+    let answer = world.create(empty);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(answer.decision.writes.is_empty());
+
     let mut clash = base;
     clash["data"] = json!([{"name": "z", "value": "1"}, {"name": "a", "value": "1"}]);
     let answer = world.create(clash);
