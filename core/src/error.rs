@@ -42,6 +42,13 @@ pub enum Error {
     /// `create` of a name that is live already.
     #[error("attribute already exists")]
     AttrExists,
+    /// `update` of a name that has no live attribute.
+    #[error("no such attribute")]
+    NoSuchAttr,
+    /// A value could not be sealed or opened (no usable key, a corrupted or
+    /// misplaced envelope). Deliberately without detail.
+    #[error("the value cannot be encrypted or decrypted")]
+    Crypto,
     /// The user name is taken.
     #[error("user name already exists")]
     UsernameExists,
@@ -60,8 +67,9 @@ impl Error {
             Self::NotAllowed => "E005001",
             Self::NoSuchSession => "E007001",
             Self::MissingInput(_) => "E008003",
-            Self::Internal => "E008004",
+            Self::Internal | Self::Crypto => "E008004",
             Self::AttrExists => "E009001",
+            Self::NoSuchAttr => "E009002",
             Self::UsernameExists => "E001002",
             Self::InvalidUsername(_) => "E001001",
         }

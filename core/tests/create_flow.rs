@@ -275,7 +275,7 @@ fn http_level_errors_have_their_status() {
     assert_eq!((method.status, method.code()), (405, Some("E008001")));
     assert_eq!(
         method.decision.response.headers,
-        [("allow".into(), "POST".into())]
+        [("allow".into(), "GET, POST, PUT, PATCH, DELETE".into())]
     );
     let unknown = world.http("POST", "/nope", "{}");
     assert_eq!((unknown.status, unknown.code()), (404, Some("E008001")));

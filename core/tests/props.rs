@@ -7,7 +7,7 @@ use sessattr_core::config::{KeyEntry, KeyState, Limits};
 use sessattr_core::crypto::{Keyring, Place, Scope};
 use sessattr_core::encode_seed;
 use sessattr_core::entropy::Entropy;
-use sessattr_core::ops::write_items::check_name;
+use sessattr_core::ops::attr::items::check_name;
 
 fn keyring() -> Keyring {
     Keyring::new(&[KeyEntry {

@@ -11,6 +11,7 @@ use serde::de::IgnoredAny;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use super::query::QueryFields;
 use crate::error::Error;
 
 /// The known request fields, each as sent (type checks come later, in the
@@ -33,6 +34,8 @@ pub struct Fields {
     pub encrypt: Option<Value>,
     /// Seconds until written attributes expire.
     pub expiration: Option<Value>,
+    /// Get: return values in clear (default) or as stored.
+    pub decrypt: Option<Value>,
     /// Login: user name.
     pub username: Option<Value>,
     /// Login: password.
@@ -58,6 +61,35 @@ impl Fields {
             fields.data = None;
         }
         Ok(fields)
+    }
+
+    /// Overrides body fields with those of a query string (GET, DELETE).
+    pub fn merge_query(&mut self, query: QueryFields) -> Result<(), Error> {
+        let texts = [
+            (&mut self.current_ust, query.current_ust),
+            (&mut self.target_ust, query.target_ust),
+            (&mut self.current_app, query.current_app),
+            (&mut self.name, query.name),
+        ];
+        for (field, text) in texts {
+            if let Some(text) = text {
+                *field = Some(Value::String(text));
+            }
+        }
+        if let Some(names) = query.data {
+            let raw = serde_json::value::to_raw_value(&names).map_err(|_| Error::Internal)?;
+            self.data = Some(raw);
+        }
+        if let Some(decrypt) = query.decrypt {
+            // Query values are text: `true`/`false` are the booleans, and
+            // anything else stays a string, which `decrypt` refuses.
+            self.decrypt = Some(match decrypt.as_str() {
+                "true" => Value::Bool(true),
+                "false" => Value::Bool(false),
+                _ => Value::String(decrypt),
+            });
+        }
+        Ok(())
     }
 
     /// `current_app` when it is a string, for the log line.
@@ -140,6 +172,25 @@ mod tests {
         let fields = Fields::parse(br#"{"name":null,"data":null}"#).expect("parses");
         assert!(fields.name.is_none() && fields.data.is_none());
         assert!(Fields::parse(b"  ").expect("parses").name.is_none());
+    }
+
+    #[test]
+    fn query_fields_win_over_body_fields() {
+        let mut fields = Fields::parse(br#"{"name":"body","current_app":"CRM","decrypt":true}"#)
+            .expect("parses");
+        let query = super::super::query::parse("name=q&data=a&data=b&decrypt=false").expect("q");
+        fields.merge_query(query).expect("merges");
+        assert_eq!(fields.name, Some(json!("q")));
+        assert_eq!(fields.current_app, Some(json!("CRM")));
+        assert_eq!(fields.decrypt, Some(json!(false)));
+        assert_eq!(
+            fields.data.map(|d| String::from(d.get())).as_deref(),
+            Some(r#"["a","b"]"#)
+        );
+        let mut fields = Fields::default();
+        let query = super::super::query::parse("decrypt=yes").expect("q");
+        fields.merge_query(query).expect("merges");
+        assert_eq!(fields.decrypt, Some(json!("yes")));
     }
 
     #[test]

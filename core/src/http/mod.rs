@@ -1,6 +1,7 @@
-//! The REST API: routing, body parsing and response shaping (SPEC 2).
+//! The REST API: routing, body and query parsing, response shaping (SPEC 2).
 
 pub mod fields;
+pub mod query;
 pub mod response;
 pub mod route;
 
@@ -8,7 +9,8 @@ use alloc::vec::Vec;
 use base64::Engine as _;
 
 use crate::error::Error;
-use crate::ops::{Ctx, Reply, Stop, attr_create, login};
+use crate::ops::attr::{self, Write};
+use crate::ops::{Ctx, Reply, Stop, login};
 use crate::protocol::HttpRequest;
 use fields::Fields;
 use route::Route;
@@ -23,10 +25,19 @@ pub fn handle(ctx: &mut Ctx<'_>, request: &HttpRequest) -> Result<Reply, Stop> {
     let body: Vec<u8> = base64::engine::general_purpose::STANDARD
         .decode(&request.body)
         .map_err(|_| Error::NotJson)?;
-    let fields = Fields::parse(&body)?;
+    let mut fields = Fields::parse(&body)?;
+    if route.reads_query() {
+        fields.merge_query(query::parse(&request.query)?)?;
+    }
     ctx.log.app = fields.app_for_log();
     match route {
-        Route::AttrCreate => attr_create::run(ctx, &fields),
+        Route::AttrCreate => attr::write::run(ctx, &fields, Write::Create),
+        Route::AttrSet => attr::write::run(ctx, &fields, Write::Set),
+        Route::AttrUpdate => attr::write::run(ctx, &fields, Write::Update),
+        Route::AttrDelete => attr::delete::run(ctx, &fields),
+        Route::AttrGet => attr::read::get(ctx, &fields),
+        Route::AttrExists => attr::read::exists(ctx, &fields),
+        Route::AttrNames => attr::read::names(ctx, &fields),
         Route::Login => login::run(ctx, &fields, request),
     }
 }

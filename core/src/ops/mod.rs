@@ -1,12 +1,11 @@
 //! Operations: each turns a parsed request and the records it read into a
 //! [`Reply`] (result fields and a write set), or stops to ask for reads.
 
-pub mod attr_create;
+pub mod attr;
 pub mod auth;
 pub mod login;
 pub mod reads;
 pub mod user_add;
-pub mod write_items;
 
 use alloc::string::String;
 use serde_json::{Map, Value};

@@ -25,18 +25,33 @@ impl<'a> Reads<'a> {
     /// The records under `keys` (`None` = absent), or [`Stop::Need`] naming
     /// every key not fetched yet.
     pub fn get<const N: usize>(&self, keys: [&str; N]) -> Result<[Option<&'a str>; N], Stop> {
+        self.ask_for_missing(keys.iter().copied())?;
+        Ok(keys.map(|k| self.fetched(k)))
+    }
+
+    /// [`Reads::get`] for any number of keys.
+    pub fn get_all(&self, keys: &[String]) -> Result<Vec<Option<&'a str>>, Stop> {
+        self.ask_for_missing(keys.iter().map(String::as_str))?;
+        Ok(keys.iter().map(|k| self.fetched(k)).collect())
+    }
+
+    /// [`Stop::Need`] for the keys not fetched yet, if any.
+    fn ask_for_missing<'k>(&self, keys: impl Iterator<Item = &'k str>) -> Result<(), Stop> {
         let missing: Vec<String> = keys
-            .iter()
-            .filter(|k| !self.records.contains_key(**k))
-            .map(|k| String::from(*k))
+            .filter(|k| !self.records.contains_key(*k))
+            .map(String::from)
             .collect();
-        if !missing.is_empty() {
-            return Err(Stop::Need(Need {
-                get: missing,
-                scan: Vec::new(),
-            }));
+        if missing.is_empty() {
+            return Ok(());
         }
-        Ok(keys.map(|k| self.records.get(k).and_then(|v| v.as_deref())))
+        Err(Stop::Need(Need {
+            get: missing,
+            scan: Vec::new(),
+        }))
+    }
+
+    fn fetched(&self, key: &str) -> Option<&'a str> {
+        self.records.get(key).and_then(|v| v.as_deref())
     }
 
     /// Every `(key, record)` under `prefix`, or [`Stop::Need`] for the scan.
@@ -68,5 +83,15 @@ mod tests {
             _ => panic!("expected a need"),
         }
         assert!(matches!(reads.scan("p"), Err(Stop::Need(n)) if n.scan == ["p"]));
+        let keys = [String::from("b"), String::from("a")];
+        assert!(matches!(
+            reads.get_all(&keys).as_deref(),
+            Ok([None, Some("1")])
+        ));
+        let keys = [String::from("x"), String::from("a"), String::from("y")];
+        match reads.get_all(&keys) {
+            Err(Stop::Need(need)) => assert_eq!(need.get, ["x", "y"]),
+            _ => panic!("expected a need"),
+        }
     }
 }

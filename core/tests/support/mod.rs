@@ -154,4 +154,17 @@ impl World {
     pub fn create(&mut self, body: Value) -> Answer {
         self.http("POST", "/zato/sso/session/attr", &body.to_string())
     }
+
+    /// A request on the attribute endpoint `path` with `body` and `query`.
+    pub fn attr(&mut self, method: &str, path: &str, body: Value, query: &str) -> Answer {
+        self.run(Operation::Http(HttpRequest {
+            method: method.into(),
+            path: format!("/zato/sso/session/attr{path}"),
+            query: query.into(),
+            body: base64::engine::general_purpose::STANDARD.encode(body.to_string()),
+            remote_addr: "127.0.0.1".into(),
+            user_agent: "test".into(),
+            ..HttpRequest::default()
+        }))
+    }
 }

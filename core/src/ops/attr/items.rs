@@ -1,4 +1,5 @@
-//! The name/data shape of attribute requests and the items of write calls.
+//! The name/data shape of attribute requests, the items of write calls and
+//! the names of read calls.
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeSet;
@@ -18,6 +19,22 @@ pub enum Shape<'f> {
     Single(&'f str),
     /// `data`, each item still raw.
     Many(Vec<Box<RawValue>>),
+}
+
+impl Shape<'_> {
+    /// Whether this is the many form (errors then name their item).
+    pub fn is_many(&self) -> bool {
+        matches!(self, Self::Many(_))
+    }
+}
+
+/// Ties an error to its item in the many form only.
+pub fn at_item(error: Error, index: usize, many: bool) -> Failure {
+    if many {
+        Failure::at(error, index)
+    } else {
+        error.into()
+    }
 }
 
 /// Step 2 of SPEC 2.3: exactly one of `name` and `data`, of the right type,
@@ -106,6 +123,33 @@ pub fn write_items(
     }
 }
 
+/// The names of a get, exists or delete: `name`, or `data` as a list of
+/// names, each valid and unique within the call.
+pub fn name_items(shape: &Shape<'_>, limits: &Limits) -> Result<Vec<String>, Failure> {
+    match shape {
+        Shape::Single(name) => {
+            check_name(name, limits)?;
+            Ok(alloc::vec![String::from(*name)])
+        }
+        Shape::Many(raw_items) => {
+            let mut names = Vec::with_capacity(raw_items.len());
+            let mut seen = BTreeSet::new();
+            for (index, raw) in raw_items.iter().enumerate() {
+                let at = |error| Failure::at(error, index);
+                let name: String = serde_json::from_str(raw.get())
+                    .map_err(|_| at(Error::InvalidInput("each data item must be a name")))?;
+                check_name(&name, limits).map_err(at)?;
+                if !seen.insert(name.clone()) {
+                    return Err(at(Error::InvalidInput("a name appears twice in data")));
+                }
+                names.push(name);
+            }
+            Ok(names)
+        }
+    }
+}
+
+/// One validated write item: a valid name and a string value within limits.
 fn one_item(
     name: &str,
     value: &Option<Value>,
@@ -201,6 +245,45 @@ mod tests {
         assert_eq!(dup_field.err().and_then(|f| f.item), Some(0));
         let not_object = items(r#"{"data":["a"]}"#);
         assert_eq!(not_object.err().and_then(|f| f.item), Some(0));
+    }
+
+    fn names(body: &str) -> Result<Vec<String>, Failure> {
+        let fields = parse(body);
+        let limits = Limits::default();
+        let shape = shape(&fields, &limits).map_err(Failure::from)?;
+        name_items(&shape, &limits)
+    }
+
+    #[test]
+    fn read_calls_take_a_name_or_a_list_of_unique_names() {
+        assert_eq!(names(r#"{"name":"a"}"#), Ok(alloc::vec!["a".into()]));
+        assert_eq!(
+            names(r#"{"data":["b","a"]}"#),
+            Ok(alloc::vec!["b".into(), "a".into()])
+        );
+        assert_eq!(names(r#"{"data":[]}"#), Ok(Vec::new()));
+        assert_eq!(
+            names(r#"{"data":["a",5]}"#).err().and_then(|f| f.item),
+            Some(1)
+        );
+        assert_eq!(
+            names(r#"{"data":["a","b","a"]}"#)
+                .err()
+                .and_then(|f| f.item),
+            Some(2)
+        );
+        assert_eq!(
+            names(r#"{"data":[""]}"#).err().and_then(|f| f.item),
+            Some(0)
+        );
+        let single = names(r#"{"name":""}"#).expect_err("empty name");
+        assert_eq!(single.item, None);
+    }
+
+    #[test]
+    fn only_the_many_form_names_items() {
+        assert_eq!(at_item(Error::AttrExists, 3, true).item, Some(3));
+        assert_eq!(at_item(Error::AttrExists, 3, false).item, None);
     }
 
     #[test]
