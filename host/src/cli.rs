@@ -48,7 +48,28 @@ pub struct ServeArgs {
     /// Log line format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Seconds between two runs of the sweeper, which purges records whose
+    /// expiry has passed (1 … 315360000). Expired records are invisible
+    /// whether or not they have been purged yet.
+    #[arg(
+        long,
+        env = "SESSATTR_SWEEP_INTERVAL",
+        default_value_t = DEFAULT_SWEEP_INTERVAL_SECS,
+        value_parser = clap::value_parser!(u64).range(1..=MAX_SWEEP_INTERVAL_SECS),
+        value_name = "SECS"
+    )]
+    pub sweep_interval: u64,
+    /// TEST ONLY, never in production: run on a test clock (system time plus
+    /// an offset) that `POST /_sessattr/test/clock` with
+    /// `{"advance_secs": N}` moves forward, for every client. Off by default.
+    #[arg(long)]
+    pub test_clock: bool,
 }
+
+/// Default of `serve --sweep-interval`, in seconds.
+pub const DEFAULT_SWEEP_INTERVAL_SECS: u64 = 60;
+/// Largest `serve --sweep-interval`, in seconds (ten years).
+pub const MAX_SWEEP_INTERVAL_SECS: u64 = 315_360_000;
 
 /// `user` subcommands.
 #[derive(Debug, Subcommand)]
@@ -102,6 +123,26 @@ mod tests {
         assert_eq!(args.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(args.log_format, LogFormat::Text);
         assert!(args.module.is_none());
+        assert_eq!(args.sweep_interval, DEFAULT_SWEEP_INTERVAL_SECS);
+        assert!(!args.test_clock);
+    }
+
+    #[test]
+    fn parses_sweep_interval_and_test_clock() {
+        let cli =
+            Cli::try_parse_from(["sessattr", "serve", "--sweep-interval", "1", "--test-clock"])
+                .expect("parses");
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(args.sweep_interval, 1);
+        assert!(args.test_clock);
+        for bad in ["0", "-1", "1.5", "x", "315360001"] {
+            assert!(
+                Cli::try_parse_from(["sessattr", "serve", "--sweep-interval", bad]).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -10,17 +10,16 @@ use sessattr_core::protocol::{Operation, UserAdd};
 
 use crate::Error;
 use crate::cli::{ServeArgs, UserAddArgs};
+use crate::clock::Clock;
 use crate::datadir::DataDir;
 use crate::engine::{GuestLimits, Runtime};
 use crate::http::{self, AppState};
 use crate::keyfile;
 use crate::module_source::ModuleSource;
-use crate::runner;
 use crate::service::Service;
-use crate::store::{RedbStore, Store};
+use crate::store::{RedbStore, Store, StoreError};
+use crate::test_clock;
 
-/// How often the sweeper purges expired records.
-pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 /// Most records purged in one store transaction.
 pub const SWEEP_BATCH: usize = 1_000;
 
@@ -31,8 +30,9 @@ pub fn load_module(file: Option<&Path>) -> Result<Runtime, Error> {
 }
 
 /// Opens the data directory, the key file (generated on first use) and the
-/// store, and builds the effective configuration.
-pub fn open_service(data_dir: &Path, runtime: Runtime) -> Result<Service, Error> {
+/// store, and builds the effective configuration; operations read `now`
+/// from `clock`.
+pub fn open_service(data_dir: &Path, runtime: Runtime, clock: Clock) -> Result<Service, Error> {
     let dir = DataDir::open(data_dir)?;
     let key_path = dir.key_path();
     let keyring = keyfile::load_or_generate(&key_path)?;
@@ -49,7 +49,7 @@ pub fn open_service(data_dir: &Path, runtime: Runtime) -> Result<Service, Error>
         keys: keyring.keys,
         ..Config::default()
     };
-    Ok(Service::new(runtime, store, config))
+    Ok(Service::new(runtime, store, config, clock))
 }
 
 /// `sessattr serve`.
@@ -61,7 +61,17 @@ pub fn serve(data_dir: &Path, args: &ServeArgs) -> Result<(), Error> {
         pooling = runtime.pooling(),
         "module loaded"
     );
-    let service = Arc::new(open_service(data_dir, runtime)?);
+    let clock = if args.test_clock {
+        tracing::warn!(
+            "test clock enabled: POST {} moves this server's clock forward for every client; \
+             for tests only, never in production",
+            test_clock::PATH
+        );
+        Clock::test()
+    } else {
+        Clock::system()
+    };
+    let service = Arc::new(open_service(data_dir, runtime, clock)?);
     let key_id = service
         .config()
         .keys
@@ -90,7 +100,13 @@ pub fn serve(data_dir: &Path, args: &ServeArgs) -> Result<(), Error> {
             source,
         })?;
         tracing::info!(listen = %local, "listening on http://{local}");
-        let sweeper = tokio::spawn(sweep_forever(Arc::clone(service.store())));
+        let every = Duration::from_secs(args.sweep_interval);
+        tracing::info!(every_secs = args.sweep_interval, "sweeper started");
+        let sweeper = tokio::spawn(sweep_forever(
+            Arc::clone(service.store()),
+            service.clock().clone(),
+            every,
+        ));
         let state = Arc::new(AppState::new(service));
         let result = http::serve(listener, state, http::shutdown_signal()).await;
         sweeper.abort();
@@ -103,30 +119,34 @@ pub fn serve(data_dir: &Path, args: &ServeArgs) -> Result<(), Error> {
     Ok(())
 }
 
-/// Purges expired records every [`SWEEP_INTERVAL`].
-async fn sweep_forever(store: Arc<dyn Store>) {
-    let mut interval = tokio::time::interval(SWEEP_INTERVAL);
+/// Purges records whose expiry has passed by `clock`, at start and then
+/// every `every`.
+async fn sweep_forever(store: Arc<dyn Store>, clock: Clock, every: Duration) {
+    let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
         let store = Arc::clone(&store);
-        let purged = tokio::task::spawn_blocking(move || {
-            let now = runner::now_micros();
-            let mut total = 0;
-            loop {
-                let n = store.purge_expired(now, SWEEP_BATCH)?;
-                total += n;
-                if n < SWEEP_BATCH {
-                    return Ok::<usize, crate::store::StoreError>(total);
-                }
-            }
-        })
-        .await;
+        let now = clock.now_micros();
+        let purged = tokio::task::spawn_blocking(move || purge_all(store.as_ref(), now)).await;
         match purged {
             Ok(Ok(0)) => {}
             Ok(Ok(n)) => tracing::info!(purged = n, "purged expired records"),
             Ok(Err(err)) => tracing::warn!(error = %err, "sweeper failed"),
             Err(_) => tracing::warn!("sweeper panicked"),
+        }
+    }
+}
+
+/// Purges every record due at `now`, [`SWEEP_BATCH`] per transaction;
+/// answers how many.
+pub fn purge_all(store: &dyn Store, now: i64) -> Result<usize, StoreError> {
+    let mut total = 0;
+    loop {
+        let n = store.purge_expired(now, SWEEP_BATCH)?;
+        total += n;
+        if n < SWEEP_BATCH {
+            return Ok(total);
         }
     }
 }
@@ -155,7 +175,7 @@ pub fn user_add(
     password: String,
 ) -> Result<UserAddResult, Error> {
     let runtime = load_module(args.module.as_deref())?;
-    let service = open_service(data_dir, runtime)?;
+    let service = open_service(data_dir, runtime, Clock::system())?;
     let op = Operation::UserAdd(UserAdd {
         username: args.name.clone(),
         password,

@@ -1,5 +1,7 @@
 //! The HTTP face: one fallback handler for every method and path. Routing,
-//! 404 and 405 are the module's business; the host only carries bytes.
+//! 404 and 405 are the module's business; the host only carries bytes —
+//! except for the test clock ([`crate::test_clock`]), which the host answers
+//! itself when the server runs with `--test-clock`.
 
 use std::future::{Future, poll_fn};
 use std::net::SocketAddr;
@@ -15,12 +17,13 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use sessattr_core::protocol::{HttpRequest, HttpResponse, LogFields, Operation};
+use sessattr_core::protocol::{HttpRequest, HttpResponse, Operation};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::runner::{HostFailure, Outcome};
 use crate::service::Service;
+use crate::test_clock;
 
 /// Shared state of the handler.
 #[derive(Debug)]
@@ -123,15 +126,29 @@ async fn handle(
     } else {
         read_body(body, limit).await
     };
-    let (body, body_too_large) = match body {
-        Ok(ReadBody::Complete(bytes)) => (STANDARD.encode(bytes), false),
-        Ok(ReadBody::TooLarge) => (String::new(), true),
+    let body = match body {
+        Ok(body) => body,
         Err(err) => {
             tracing::warn!(method = %method, path = %path, error = %err, "cannot read request body");
             let outcome =
                 Outcome::fallback(HostFailure::Module("request body unreadable".into()), 0);
             return respond(&method, &path, &outcome, started, StatusCode::BAD_REQUEST);
         }
+    };
+    let clock = state.service.clock();
+    if clock.is_test() && path == test_clock::PATH {
+        let seen = match &body {
+            ReadBody::Complete(bytes) => test_clock::Body::Complete(bytes),
+            ReadBody::TooLarge => test_clock::Body::TooLarge,
+        };
+        let outcome = test_clock::answer(clock, &method, seen);
+        let status = StatusCode::from_u16(outcome.response.status)
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return respond(&method, &path, &outcome, started, status);
+    }
+    let (body, body_too_large) = match body {
+        ReadBody::Complete(bytes) => (STANDARD.encode(bytes), false),
+        ReadBody::TooLarge => (String::new(), true),
     };
     let user_agent = parts
         .headers
@@ -175,14 +192,7 @@ fn respond(
     started: Instant,
     status: StatusCode,
 ) -> Response {
-    log_request(
-        method,
-        path,
-        status.as_u16(),
-        &outcome.log,
-        outcome.failure.as_ref(),
-        started,
-    );
+    log_request(method, path, status.as_u16(), outcome, started);
     build_response(status, &outcome.response)
 }
 
@@ -210,29 +220,26 @@ fn build_response(status: StatusCode, response: &HttpResponse) -> Response {
 }
 
 /// One line per request; only the module's loggable fields (never the body,
-/// the query string, values, passwords, keys or USTs).
-fn log_request(
-    method: &str,
-    path: &str,
-    http_status: u16,
-    log: &LogFields,
-    failure: Option<&HostFailure>,
-    started: Instant,
-) {
+/// the query string, values, passwords, keys or USTs), the attempts the step
+/// loop made (more than 1 after lost races) and the time taken.
+fn log_request(method: &str, path: &str, http_status: u16, outcome: &Outcome, started: Instant) {
+    let log = &outcome.log;
+    let attempts = outcome.attempts;
     let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     let app = log.app.as_deref().unwrap_or("-");
     let sub_status = log.sub_status.join(",");
     let names = log.names.join(",");
-    match failure {
+    match &outcome.failure {
         None => tracing::info!(
             method, path, http_status, cid = %log.cid, op = %log.op, app, status = %log.status,
-            sub_status = %sub_status, names = %names, elapsed_us, "request"
+            sub_status = %sub_status, names = %names, attempts, elapsed_us, "request"
         ),
         Some(failure) => {
             let error = truncate(&failure.to_string(), 300);
             tracing::error!(
                 method, path, http_status, cid = %log.cid, op = %log.op, app, status = %log.status,
-                sub_status = %sub_status, names = %names, elapsed_us, error = %error, "request failed in the host"
+                sub_status = %sub_status, names = %names, attempts, elapsed_us, error = %error,
+                "request failed in the host"
             );
         }
     }

@@ -7,6 +7,7 @@
 //! protocol (`docs/abi.md`).
 
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod datadir;
 pub mod engine;
@@ -15,8 +16,10 @@ pub mod http;
 pub mod keyfile;
 pub mod logging;
 pub mod module_source;
+pub mod retry;
 pub mod runner;
 pub mod service;
 pub mod store;
+pub mod test_clock;
 
 pub use error::Error;

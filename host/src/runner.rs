@@ -1,5 +1,6 @@
 //! The step loop of `docs/abi.md`: call the module until it decides, fetch
-//! what it asks for, apply its write set atomically, retry on a lost race.
+//! what it asks for, apply its write set atomically, retry on a lost race
+//! (see [`crate::retry`] for how).
 //!
 //! Everything here is synchronous; the HTTP server runs it on a blocking thread.
 
@@ -10,10 +11,10 @@ use sessattr_core::config::Config;
 use sessattr_core::protocol::{HttpResponse, LogFields, Operation, StepInput, StepOutput};
 
 use crate::Error;
+use crate::clock::Clock;
+pub use crate::retry::MAX_RETRIES;
+use crate::retry::{self, RetryLocks};
 use crate::store::{ApplyOutcome, Store};
-
-/// Retries after a failed precondition before giving up with 503.
-pub const MAX_RETRIES: u32 = 8;
 /// Steps of one attempt before the module is deemed stuck.
 pub const MAX_STEPS: usize = 32;
 /// The internal-error sub-status.
@@ -105,11 +106,46 @@ impl Outcome {
     }
 }
 
-/// Runs `op` to completion against `store`, calling `guest` for every step.
-pub fn run(guest: &mut dyn Step, store: &dyn Store, config: &Config, op: &Operation) -> Outcome {
-    for attempt in 1..=MAX_RETRIES + 1 {
-        match run_attempt(guest, store, config, op) {
-            Ok(Some((response, log))) => {
+/// What the step loop runs against.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    /// Where records are read and written.
+    pub store: &'a dyn Store,
+    /// The effective configuration passed to every step.
+    pub config: &'a Config,
+    /// Where every attempt's `now` comes from.
+    pub clock: &'a Clock,
+    /// The process's retry locks.
+    pub locks: &'a RetryLocks,
+}
+
+impl std::fmt::Debug for Context<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The config holds the keyring: never print it.
+        f.debug_struct("Context")
+            .field("clock", self.clock)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How one attempt ended.
+enum Attempt {
+    /// The module decided and its writes, if any, were applied.
+    Decided(HttpResponse, LogFields),
+    /// A precondition of this write set failed: retry.
+    Lost(sessattr_core::protocol::WriteSet),
+}
+
+/// Runs `op` to completion, calling `guest` for every step. After a lost
+/// race it pauses briefly ([`retry::backoff`]) and runs the decision again
+/// under the lock of the lost write set's hash tag, at most
+/// [`MAX_RETRIES`] times.
+pub fn run(guest: &mut dyn Step, ctx: &Context<'_>, op: &Operation) -> Outcome {
+    let mut attempt = 1;
+    let mut result = run_attempt(guest, ctx, op);
+    loop {
+        match result {
+            Ok(Attempt::Decided(response, log)) => {
                 return Outcome {
                     response,
                     log,
@@ -117,26 +153,33 @@ pub fn run(guest: &mut dyn Step, store: &dyn Store, config: &Config, op: &Operat
                     attempts: attempt,
                 };
             }
-            Ok(None) => continue,
             Err(failure) => return Outcome::fallback(failure, attempt),
+            Ok(Attempt::Lost(_)) if attempt > MAX_RETRIES => {
+                return Outcome::fallback(HostFailure::Contention, attempt);
+            }
+            Ok(Attempt::Lost(writes)) => {
+                std::thread::sleep(retry::backoff(attempt));
+                let _guard = ctx.locks.lock(&retry::lock_tag(&writes));
+                attempt += 1;
+                result = run_attempt(guest, ctx, op);
+            }
         }
     }
-    Outcome::fallback(HostFailure::Contention, MAX_RETRIES + 1)
 }
 
-/// One attempt: `Ok(None)` when a precondition failed and the caller should retry.
+/// One attempt with a fresh seed and `now`.
 fn run_attempt(
     guest: &mut dyn Step,
-    store: &dyn Store,
-    config: &Config,
+    ctx: &Context<'_>,
     op: &Operation,
-) -> Result<Option<(HttpResponse, LogFields)>, HostFailure> {
+) -> Result<Attempt, HostFailure> {
+    let (store, config) = (ctx.store, ctx.config);
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(|_| HostFailure::Random)?;
     let mut input = StepInput {
         config: config.clone(),
         op: op.clone(),
-        now: now_micros(),
+        now: ctx.clock.now_micros(),
         seed: sessattr_core::encode_seed(&seed),
         records: BTreeMap::new(),
         scans: BTreeMap::new(),
@@ -173,11 +216,13 @@ fn run_attempt(
                 if !decision.writes.is_empty() {
                     match store.apply(&decision.writes) {
                         Ok(ApplyOutcome::Applied) => {}
-                        Ok(ApplyOutcome::PreconditionFailed) => return Ok(None),
+                        Ok(ApplyOutcome::PreconditionFailed) => {
+                            return Ok(Attempt::Lost(decision.writes));
+                        }
                         Err(err) => return Err(HostFailure::Store(err.to_string())),
                     }
                 }
-                return Ok(Some((decision.response, decision.log)));
+                return Ok(Attempt::Decided(decision.response, decision.log));
             }
             StepOutput::Rejected(reason) => return Err(HostFailure::Rejected(reason)),
         }
@@ -185,14 +230,6 @@ fn run_attempt(
     Err(HostFailure::Module(format!(
         "no decision after {MAX_STEPS} steps"
     )))
-}
-
-/// Microseconds since the Unix epoch.
-pub fn now_micros() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// A fresh correlation id: 24 lowercase hex characters.
@@ -278,6 +315,21 @@ mod tests {
         })
     }
 
+    /// Runs `op()` on `store` with the system clock and fresh locks.
+    fn run_on(guest: &mut dyn Step, store: &dyn Store) -> Outcome {
+        run_shared(guest, store, &RetryLocks::new())
+    }
+
+    fn run_shared(guest: &mut dyn Step, store: &dyn Store, locks: &RetryLocks) -> Outcome {
+        let ctx = Context {
+            store,
+            config: &Config::default(),
+            clock: &Clock::system(),
+            locks,
+        };
+        run(guest, &ctx, &op())
+    }
+
     #[test]
     fn fetches_then_applies() {
         let store = MemoryStore::new();
@@ -285,7 +337,7 @@ mod tests {
             calls: 0,
             inputs: vec![],
         };
-        let outcome = run(&mut guest, &store, &Config::default(), &op());
+        let outcome = run_on(&mut guest, &store);
         assert_eq!(outcome.response.status, 200);
         assert!(outcome.failure.is_none());
         assert_eq!(guest.calls, 2);
@@ -298,7 +350,7 @@ mod tests {
             vec![Some("v".into())]
         );
 
-        let outcome = run(&mut guest, &store, &Config::default(), &op());
+        let outcome = run_on(&mut guest, &store);
         assert_eq!(outcome.response.status, 403);
     }
 
@@ -340,7 +392,7 @@ mod tests {
             }],
         };
         store.apply(&set).expect("seed store");
-        let outcome = run(&mut AlwaysLoses, &store, &Config::default(), &op());
+        let outcome = run_on(&mut AlwaysLoses, &store);
         assert_eq!(outcome.response.status, 503);
         assert_eq!(outcome.attempts, MAX_RETRIES + 1);
         assert_eq!(outcome.failure, Some(HostFailure::Contention));
@@ -378,7 +430,7 @@ mod tests {
             (Fixed(Ok(r#"{"need":{"get":["x"]}}"#)), 500),
         ];
         for (mut guest, status) in cases {
-            let outcome = run(&mut guest, &store, &Config::default(), &op());
+            let outcome = run_on(&mut guest, &store);
             assert_eq!(outcome.response.status, status);
             assert!(outcome.failure.is_some());
             assert!(outcome.response.body.contains("E008004"));
@@ -409,8 +461,80 @@ mod tests {
             calls: 0,
             inputs: vec![],
         };
-        let outcome = run(&mut guest, &Broken, &Config::default(), &op());
+        let outcome = run_on(&mut guest, &Broken);
         assert_eq!(outcome.response.status, 503);
         assert!(matches!(outcome.failure, Some(HostFailure::Store(_))));
+    }
+
+    /// A module that increments the number stored at `sa:n:{s}`, with the
+    /// number read as its precondition (like a set of one attribute).
+    struct Increment;
+
+    impl Step for Increment {
+        fn step(&mut self, input: &[u8]) -> Result<Vec<u8>, Error> {
+            let input: StepInput = serde_json::from_slice(input).expect("valid input");
+            let key = "sa:n:{s}".to_owned();
+            let output = match input.records.get(&key) {
+                None => StepOutput::Need(Need {
+                    get: vec![key],
+                    scan: vec![],
+                }),
+                Some(current) => {
+                    // A decision takes time, like the module's and the store's work.
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                    let n: u64 = current.as_deref().map_or(0, |t| t.parse().expect("number"));
+                    let expect = current.clone().map_or(Expect::Absent, Expect::Value);
+                    StepOutput::Done(Decision {
+                        response: HttpResponse {
+                            status: 200,
+                            headers: vec![],
+                            body: "{}".into(),
+                        },
+                        writes: WriteSet {
+                            ops: vec![WriteOp {
+                                key,
+                                action: WriteAction::Put {
+                                    value: (n + 1).to_string(),
+                                    expires_at: None,
+                                },
+                                expect,
+                            }],
+                        },
+                        log: LogFields::default(),
+                    })
+                }
+            };
+            Ok(serde_json::to_vec(&output).expect("encode"))
+        }
+    }
+
+    #[test]
+    fn contending_writers_of_one_key_all_succeed() {
+        const WRITERS: usize = 64;
+        let store = MemoryStore::new();
+        let locks = RetryLocks::new();
+        let barrier = std::sync::Barrier::new(WRITERS);
+        let attempts: Vec<u32> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..WRITERS)
+                .map(|_| {
+                    scope.spawn(|| {
+                        barrier.wait();
+                        let outcome = run_shared(&mut Increment, &store, &locks);
+                        assert_eq!(outcome.response.status, 200, "{:?}", outcome.failure);
+                        outcome.attempts
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("writer"))
+                .collect()
+        });
+        let stored = store.get_many(&["sa:n:{s}".into()]).expect("get");
+        assert_eq!(stored, vec![Some(WRITERS.to_string())]);
+        let worst = attempts.iter().max().copied().unwrap_or(0);
+        let retried = attempts.iter().filter(|a| **a > 1).count();
+        eprintln!("{WRITERS} writers of one key: {retried} retried, worst {worst} attempts");
+        assert!(worst <= MAX_RETRIES + 1);
     }
 }
