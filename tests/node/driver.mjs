@@ -96,7 +96,7 @@ export function testConfig() {
   return { apps: ['CRM'], keys: [{ id: 'k1', key: base64(key), state: 'primary' }] };
 }
 
-/** An HTTP op with a JSON body. */
-export function http(method, path, body) {
-  return { http: { method, path, body: base64(JSON.stringify(body)) } };
+/** An HTTP op with a JSON body and an optional raw query string. */
+export function http(method, path, body, query = '') {
+  return { http: { method, path, query, body: base64(JSON.stringify(body)) } };
 }
