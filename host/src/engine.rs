@@ -238,8 +238,11 @@ fn check_export_kinds(module: &Module, label: &str) -> Result<(), Error> {
 fn new_engine(limits: &GuestLimits) -> Result<(Engine, bool), Error> {
     let mut pool = PoolingAllocationConfig::new();
     let instances = limits.max_instances.max(1);
+    // GC heaps (the wasm-bindgen module uses externref, hence `gc`) take
+    // their slots from the memory pool: one linear memory and one GC heap
+    // per instance.
     pool.total_core_instances(instances)
-        .total_memories(instances)
+        .total_memories(instances.saturating_mul(2))
         .total_tables(instances.saturating_mul(4))
         .max_tables_per_module(4)
         .total_gc_heaps(instances)
@@ -481,6 +484,30 @@ mod tests {
         let started = std::time::Instant::now();
         assert!(instance.step(b"{}").is_err());
         assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    /// The pool serves `max_instances` live instances of the real module at
+    /// once, each having run a step (wasm-bindgen modules use externref, so
+    /// each instance may hold a GC heap beside its linear memory).
+    #[test]
+    fn the_pool_holds_max_instances_of_the_workspace_module() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../pkg/dist/node/sessattr_wasm_bg.wasm");
+        let source = ModuleSource::from_file(&path).expect("run `cargo xtask build` first");
+        let limits = GuestLimits {
+            max_instances: 8,
+            ..GuestLimits::default()
+        };
+        let runtime = Runtime::load(&source, limits).expect("loads");
+        assert!(runtime.pooling(), "the pooling allocator is available here");
+        let mut held = Vec::new();
+        for n in 0..limits.max_instances {
+            let mut instance = runtime
+                .instantiate()
+                .unwrap_or_else(|e| panic!("instance {n} of {}: {e}", limits.max_instances));
+            instance.step(b"{}").expect("step");
+            held.push(instance);
+        }
     }
 
     /// The module built from this workspace (raw cargo output and the
