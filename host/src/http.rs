@@ -12,7 +12,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::{Body, HttpBody as _};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
+use axum::http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use base64::Engine as _;
@@ -132,8 +132,15 @@ async fn handle(
             tracing::warn!(method = %method, path = %path, error = %err, "cannot read request body");
             let outcome =
                 Outcome::fallback(HostFailure::Module("request body unreadable".into()), 0);
-            return respond(&method, &path, &outcome, started, StatusCode::BAD_REQUEST);
+            let status = StatusCode::BAD_REQUEST;
+            return respond(&method, &path, &outcome, started, status, Unread::Yes);
         }
+    };
+    // A body left unread (too large) is still on the wire: the connection
+    // cannot carry another request.
+    let unread = match body {
+        ReadBody::Complete(_) => Unread::No,
+        ReadBody::TooLarge => Unread::Yes,
     };
     let clock = state.service.clock();
     if clock.is_test() && path == test_clock::PATH {
@@ -144,7 +151,7 @@ async fn handle(
         let outcome = test_clock::answer(clock, &method, seen);
         let status = StatusCode::from_u16(outcome.response.status)
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return respond(&method, &path, &outcome, started, status);
+        return respond(&method, &path, &outcome, started, status, unread);
     }
     let (body, body_too_large) = match body {
         ReadBody::Complete(bytes) => (STANDARD.encode(bytes), false),
@@ -181,7 +188,18 @@ async fn handle(
     };
     let status =
         StatusCode::from_u16(outcome.response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    respond(&method, &path, &outcome, started, status)
+    respond(&method, &path, &outcome, started, status, unread)
+}
+
+/// Whether the answer goes out before the request body was read to its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unread {
+    /// The whole body was read; the connection stays open.
+    No,
+    /// Some of the body is still unread: the answer says `Connection:
+    /// close` and the connection closes after it, so that no client sends
+    /// its next request on a connection that still carries this body.
+    Yes,
 }
 
 /// Logs the request line and builds the response.
@@ -191,13 +209,17 @@ fn respond(
     outcome: &Outcome,
     started: Instant,
     status: StatusCode,
+    unread: Unread,
 ) -> Response {
     log_request(method, path, status.as_u16(), outcome, started);
-    build_response(status, &outcome.response)
+    build_response(status, &outcome.response, unread)
 }
 
-fn build_response(status: StatusCode, response: &HttpResponse) -> Response {
+fn build_response(status: StatusCode, response: &HttpResponse, unread: Unread) -> Response {
     let mut builder = Response::builder().status(status);
+    if unread == Unread::Yes {
+        builder = builder.header(CONNECTION, HeaderValue::from_static("close"));
+    }
     for (name, value) in &response.headers {
         let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(name.as_bytes()),
@@ -205,7 +227,7 @@ fn build_response(status: StatusCode, response: &HttpResponse) -> Response {
         ) else {
             continue;
         };
-        if name != CONTENT_TYPE && name != CONTENT_LENGTH {
+        if name != CONTENT_TYPE && name != CONTENT_LENGTH && name != CONNECTION {
             builder = builder.header(name, value);
         }
     }

@@ -97,3 +97,45 @@ fn carries_the_modules_answer_and_applies_its_writes() {
         "{text}"
     );
 }
+
+/// A body over the limit is answered without being read: the answer says
+/// `Connection: close`, and the client's next request (on a new connection)
+/// works — whether the size was declared or the body came chunked.
+#[test]
+fn an_unread_body_closes_its_connection() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let log = tmp.path().join("server.log");
+    let module = tmp.path().join("fake.wasm");
+    let done_body = r#"{"cid":"0123456789abcdef01234567","status":"ok"}"#;
+    std::fs::write(&module, fake_module(done_body)).unwrap();
+    let server = Server::start(&data, &log, &["--module", module.to_str().unwrap()]);
+    let client = client();
+    let big = vec![b'x'; (1 << 20) + 1];
+
+    let declared = client
+        .put(server.url("/x"))
+        .body(big.clone())
+        .send()
+        .unwrap();
+    assert_eq!(declared.headers()["connection"], "close");
+    let chunked = client
+        .put(server.url("/x"))
+        .body(reqwest::blocking::Body::new(std::io::Cursor::new(big)))
+        .send()
+        .unwrap();
+    assert!(chunked.headers().get("content-length").is_some());
+    assert_eq!(chunked.headers()["connection"], "close");
+    for _ in 0..3 {
+        // The fake module's answer (201, then 503 once its key exists):
+        // what matters is that the request travels.
+        let next = client.get(server.url("/y")).send().unwrap();
+        assert_eq!(next.headers()["content-type"], "application/json");
+        assert!(
+            next.headers().get("connection").is_none(),
+            "{:?}",
+            next.headers()
+        );
+    }
+    assert!(server.stop().success(), "graceful stop");
+}
