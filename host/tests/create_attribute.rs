@@ -26,22 +26,6 @@ const VALUES: [&str; 6] = [
     "long-name-value-y6",
 ];
 
-fn login(
-    client: &reqwest::blocking::Client,
-    server: &Server,
-    username: &str,
-    password: &str,
-) -> String {
-    let answer = send_json(
-        client,
-        "POST",
-        &server.url("/zato/sso/user/login"),
-        &json!({"username": username, "password": password, "current_app": "CRM"}),
-    );
-    answer.assert_ok();
-    answer.body["ust"].as_str().expect("ust").to_owned()
-}
-
 /// The create request of the issue, from `current` on `target`.
 fn create_body(current: &str, target: &str) -> Value {
     json!({

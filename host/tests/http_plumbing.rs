@@ -6,23 +6,32 @@
 
 mod common;
 
+use std::path::{Path, PathBuf};
+
 use common::*;
 use serde_json::Value;
+
+/// What the fake module answers when it decides.
+const DONE_BODY: &str = r#"{"cid":"0123456789abcdef01234567","status":"ok"}"#;
+
+/// The binary serving the fake module from `dir`, with `extra` serve flags;
+/// answers the server and its log file.
+fn fake_server(dir: &Path, extra: &[&str]) -> (Server, PathBuf) {
+    let (data, log, module) = (
+        dir.join("data"),
+        dir.join("server.log"),
+        dir.join("fake.wasm"),
+    );
+    std::fs::write(&module, fake_module(DONE_BODY)).unwrap();
+    let mut args = vec!["--module", module.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    (Server::start(&data, &log, &args), log)
+}
 
 #[test]
 fn carries_the_modules_answer_and_applies_its_writes() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let log = tmp.path().join("server.log");
-    let module = tmp.path().join("fake.wasm");
-    let done_body = r#"{"cid":"0123456789abcdef01234567","status":"ok"}"#;
-    std::fs::write(&module, fake_module(done_body)).unwrap();
-
-    let server = Server::start(
-        &data,
-        &log,
-        &["--module", module.to_str().unwrap(), "--log-format", "json"],
-    );
+    let (server, log) = fake_server(tmp.path(), &["--log-format", "json"]);
     let client = client();
 
     // First call: need → done; the put-if-absent is applied; 201 and headers pass through.
@@ -35,7 +44,7 @@ fn carries_the_modules_answer_and_applies_its_writes() {
     assert_eq!(response.status().as_u16(), 201);
     assert_eq!(response.headers()["x-fake"], "yes");
     assert_eq!(response.headers()["content-type"], "application/json");
-    assert_eq!(response.text().unwrap(), done_body);
+    assert_eq!(response.text().unwrap(), DONE_BODY);
 
     // Second call: the key exists now, every retry loses → 503 E008004.
     let second = send(
@@ -104,12 +113,7 @@ fn carries_the_modules_answer_and_applies_its_writes() {
 #[test]
 fn an_unread_body_closes_its_connection() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let log = tmp.path().join("server.log");
-    let module = tmp.path().join("fake.wasm");
-    let done_body = r#"{"cid":"0123456789abcdef01234567","status":"ok"}"#;
-    std::fs::write(&module, fake_module(done_body)).unwrap();
-    let server = Server::start(&data, &log, &["--module", module.to_str().unwrap()]);
+    let (server, _log) = fake_server(tmp.path(), &[]);
     let client = client();
     let big = vec![b'x'; (1 << 20) + 1];
 

@@ -22,22 +22,6 @@ const ALICE_PASSWORD: &str = "alice-Pa55word-Rc12";
 const ATTR_PATH: &str = "/zato/sso/session/attr";
 const CLIENTS: usize = 64;
 
-fn login(
-    client: &reqwest::blocking::Client,
-    server: &Server,
-    user: &str,
-    password: &str,
-) -> String {
-    let answer = send_json(
-        client,
-        "POST",
-        &server.url("/zato/sso/user/login"),
-        &json!({"username": user, "password": password, "current_app": "CRM"}),
-    );
-    answer.assert_ok();
-    answer.body["ust"].as_str().expect("ust").to_owned()
-}
-
 /// A server with a super-user and a user, both logged in.
 struct Fixture {
     _tmp: tempfile::TempDir,

@@ -23,22 +23,6 @@ const EXPIRATION_SECS: u64 = 120;
 /// Attributes without an expiration.
 const KEPT: usize = 5;
 
-fn login(
-    client: &reqwest::blocking::Client,
-    server: &Server,
-    user: &str,
-    password: &str,
-) -> String {
-    let answer = send_json(
-        client,
-        "POST",
-        &server.url("/zato/sso/user/login"),
-        &json!({"username": user, "password": password, "current_app": "CRM"}),
-    );
-    answer.assert_ok();
-    answer.body["ust"].as_str().expect("ust").to_owned()
-}
-
 /// `POST /_sessattr/test/clock {"advance_secs": secs}`.
 fn advance(client: &reqwest::blocking::Client, server: &Server, secs: u64) -> Answer {
     send_json(

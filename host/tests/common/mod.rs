@@ -191,6 +191,23 @@ pub fn add_user(data_dir: &Path, log: &Path, name: &str, password: &str, super_u
 }
 
 /// A blocking HTTP client.
+/// Logs `username` in with `current_app` CRM; answers the UST.
+pub fn login(
+    client: &reqwest::blocking::Client,
+    server: &Server,
+    username: &str,
+    password: &str,
+) -> String {
+    let answer = send_json(
+        client,
+        "POST",
+        &server.url("/zato/sso/user/login"),
+        &serde_json::json!({"username": username, "password": password, "current_app": "CRM"}),
+    );
+    answer.assert_ok();
+    answer.body["ust"].as_str().expect("ust").to_owned()
+}
+
 pub fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(60))
