@@ -55,6 +55,9 @@ pub enum Error {
     /// The user name breaks the rules of SPEC 1.
     #[error("invalid user name: {0}")]
     InvalidUsername(&'static str),
+    /// An administrative command names a user that does not exist.
+    #[error("no such user")]
+    NoSuchUser,
 }
 
 impl Error {
@@ -71,7 +74,7 @@ impl Error {
             Self::AttrExists => "E009001",
             Self::NoSuchAttr => "E009002",
             Self::UsernameExists => "E001002",
-            Self::InvalidUsername(_) => "E001001",
+            Self::InvalidUsername(_) | Self::NoSuchUser => "E001001",
         }
     }
 

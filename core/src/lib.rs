@@ -32,7 +32,7 @@ use protocol::{Decision, LogFields, Operation, WriteSet};
 pub use protocol::{StepInput, StepOutput};
 
 /// Version of the raw host ABI and step protocol this core speaks.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// Runs one step of the protocol: asks for reads, or decides.
 pub fn step(input: &StepInput) -> StepOutput {
@@ -56,7 +56,12 @@ pub fn step(input: &StepInput) -> StepOutput {
     };
     let outcome = match &input.op {
         Operation::Http(request) => http::handle(&mut ctx, request),
-        Operation::UserAdd(command) => ops::user_add::run(&mut ctx, command),
+        Operation::UserAdd(command) => ops::users::add(&mut ctx, command),
+        Operation::UserList(_) => ops::users::list(&mut ctx),
+        Operation::UserLock(user) => ops::users::lock(&mut ctx, user),
+        Operation::UserUnlock(user) => ops::users::unlock(&mut ctx, user),
+        Operation::UserDelete(user) => ops::users::delete(&mut ctx, user),
+        Operation::UserPasswd(command) => ops::users::passwd(&mut ctx, command),
     };
     let mut log = ctx.log;
     let (response, writes) = match outcome {

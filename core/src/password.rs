@@ -13,6 +13,11 @@ fn hasher(params: Argon2Params) -> Result<Argon2<'static>, Error> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
+/// Whether argon2id accepts these costs.
+pub fn check_params(params: Argon2Params) -> Result<(), Error> {
+    hasher(params).map(drop)
+}
+
 /// Hashes a new password with a fresh 16-byte salt.
 pub fn hash(password: &str, params: Argon2Params, entropy: &mut Entropy) -> Result<String, Error> {
     let salt = entropy.bytes::<16>();

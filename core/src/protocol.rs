@@ -49,6 +49,18 @@ pub enum Operation {
     Http(HttpRequest),
     /// `sessattr user add`: create a user.
     UserAdd(UserAdd),
+    /// `sessattr user list`: every user, without password hashes.
+    UserList(UserList),
+    /// `sessattr user lock`: the user can no longer log in, and every
+    /// session of theirs ends.
+    UserLock(UserName),
+    /// `sessattr user unlock`: the user can log in again (ended sessions
+    /// stay ended).
+    UserUnlock(UserName),
+    /// `sessattr user delete`: the user and every session of theirs end.
+    UserDelete(UserName),
+    /// `sessattr user passwd`: a new password; every session ends.
+    UserPasswd(UserPasswd),
 }
 
 /// An HTTP request as the embedding received it.
@@ -86,6 +98,26 @@ pub struct UserAdd {
     /// Whether the user may act on other users' sessions.
     #[serde(default)]
     pub is_super_user: bool,
+}
+
+/// `sessattr user list` takes no arguments.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct UserList {}
+
+/// A command on one user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserName {
+    /// The user's name.
+    pub username: String,
+}
+
+/// The `user passwd` command.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserPasswd {
+    /// The user's name.
+    pub username: String,
+    /// The new password in clear; only its argon2id hash is stored.
+    pub password: String,
 }
 
 /// The core's answer to one step.
@@ -182,7 +214,7 @@ pub struct WriteOp {
     pub expect: Expect,
 }
 
-/// A put or a delete.
+/// What one write does to its key.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "snake_case")]
 pub enum WriteAction {
@@ -195,6 +227,15 @@ pub enum WriteAction {
     },
     /// Remove the key.
     Delete,
+    /// Keep the record, change when the store may forget it (a session's
+    /// attributes when it is renewed). Nothing happens to an absent key.
+    Expire {
+        /// When the store may forget the record (unix micros); `None` = never.
+        expires_at: Option<i64>,
+    },
+    /// Change nothing: the op is there for its precondition only (an
+    /// attribute write checks that its session is still the one it read).
+    Check,
 }
 
 /// A precondition on one key, checked atomically with the whole write set.

@@ -60,7 +60,7 @@ impl Fixture {
 fn put_expires_at(answer: &support::Answer, index: usize) -> Option<i64> {
     match &answer.decision.writes.ops[index].action {
         WriteAction::Put { expires_at, .. } => *expires_at,
-        WriteAction::Delete => panic!("not a put"),
+        other => panic!("not a put: {other:?}"),
     }
 }
 

@@ -1,6 +1,11 @@
 //! The command line of `sessattr`.
+//!
+//! Settings (listen address, limits, lifetimes…) come from defaults, then
+//! `sessattr.toml`, then `SESSATTR_*` variables, then the flags of
+//! [`SettingFlags`]; [`crate::settings`] merges them. The flags here carry
+//! no defaults of their own, so that an absent flag lets the layers below
+//! speak.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -9,10 +14,16 @@ use clap::{Parser, Subcommand, ValueEnum};
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:17010";
 
 /// sessattr: attributes of SSO user sessions, served over HTTP.
+///
+/// Every command works on a data directory (the store `sessattr.redb`, the
+/// key file `keys.json` and an optional `sessattr.toml`). User commands
+/// work whether or not a server runs on the same directory: the store
+/// admits several processes.
 #[derive(Debug, Parser)]
-#[command(name = "sessattr", version, about)]
+#[command(name = "sessattr", version, about, long_about = None)]
 pub struct Cli {
-    /// Folder holding the store (`sessattr.redb`) and the key file (`keys.json`).
+    /// Folder holding the store (`sessattr.redb`), the key file (`keys.json`)
+    /// and the optional config file (`sessattr.toml`).
     #[arg(
         long,
         global = true,
@@ -21,6 +32,10 @@ pub struct Cli {
         value_name = "DIR"
     )]
     pub data_dir: PathBuf,
+    /// Config file to read instead of `DIR/sessattr.toml` (which is read
+    /// when it exists). Environment variables and flags override it.
+    #[arg(long, global = true, env = "SESSATTR_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -31,34 +46,97 @@ pub struct Cli {
 pub enum Command {
     /// Serve the REST API over HTTP.
     Serve(ServeArgs),
-    /// Manage users.
+    /// Manage users: add, list, lock, unlock, delete, passwd.
     #[command(subcommand)]
     User(UserCommand),
+    /// Show the effective configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// The settings any layer may set, as flags (none is secret). Each flag
+/// overrides its `SESSATTR_*` variable, which overrides the config file.
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct SettingFlags {
+    /// Address to listen on [env: SESSATTR_LISTEN] [default: 127.0.0.1:17010].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Log line format: text or json [env: SESSATTR_LOG_FORMAT] [default: text].
+    #[arg(long, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    /// Seconds between two runs of the sweeper, which purges expired
+    /// records, 1 … 315360000 [env: SESSATTR_SWEEP_INTERVAL] [default: 60].
+    /// Expired records are invisible whether or not they are purged yet.
+    #[arg(long, value_name = "SECS")]
+    pub sweep_interval: Option<String>,
+    /// Lifetime of a new or renewed session in seconds, 1 … 315360000
+    /// [env: SESSATTR_SESSION_LIFETIME] [default: 3600].
+    #[arg(long, value_name = "SECS")]
+    pub session_lifetime: Option<String>,
+    /// Applications allowed in `current_app`, comma-separated
+    /// [env: SESSATTR_APPS] [default: CRM].
+    #[arg(long, value_name = "APP,…")]
+    pub apps: Option<String>,
+    /// Longest attribute name in bytes [env: SESSATTR_LIMITS_NAME_MAX_BYTES] [default: 191].
+    #[arg(long, value_name = "BYTES")]
+    pub limits_name_max_bytes: Option<String>,
+    /// Longest attribute value in bytes [env: SESSATTR_LIMITS_VALUE_MAX_BYTES] [default: 65536].
+    #[arg(long, value_name = "BYTES")]
+    pub limits_value_max_bytes: Option<String>,
+    /// Most items in one `data` list [env: SESSATTR_LIMITS_DATA_MAX_ITEMS] [default: 1000].
+    #[arg(long, value_name = "N")]
+    pub limits_data_max_items: Option<String>,
+    /// Largest request body in bytes [env: SESSATTR_LIMITS_BODY_MAX_BYTES] [default: 1048576].
+    #[arg(long, value_name = "BYTES")]
+    pub limits_body_max_bytes: Option<String>,
+    /// Most live attributes in one session [env: SESSATTR_LIMITS_ATTRS_PER_SESSION] [default: 10000].
+    #[arg(long, value_name = "N")]
+    pub limits_attrs_per_session: Option<String>,
+    /// argon2id memory cost of new password hashes, KiB
+    /// [env: SESSATTR_ARGON2_M_COST] [default: 19456].
+    #[arg(long, value_name = "KIB")]
+    pub argon2_m_cost: Option<String>,
+    /// argon2id passes [env: SESSATTR_ARGON2_T_COST] [default: 2].
+    #[arg(long, value_name = "N")]
+    pub argon2_t_cost: Option<String>,
+    /// argon2id lanes [env: SESSATTR_ARGON2_P_COST] [default: 1].
+    #[arg(long, value_name = "N")]
+    pub argon2_p_cost: Option<String>,
+}
+
+impl SettingFlags {
+    /// The flags given, by setting name (see [`crate::settings::NAMES`]).
+    pub fn given(&self) -> Vec<(&'static str, String)> {
+        [
+            ("listen", &self.listen),
+            ("log_format", &self.log_format),
+            ("sweep_interval", &self.sweep_interval),
+            ("session_lifetime", &self.session_lifetime),
+            ("apps", &self.apps),
+            ("limits.name_max_bytes", &self.limits_name_max_bytes),
+            ("limits.value_max_bytes", &self.limits_value_max_bytes),
+            ("limits.data_max_items", &self.limits_data_max_items),
+            ("limits.body_max_bytes", &self.limits_body_max_bytes),
+            ("limits.attrs_per_session", &self.limits_attrs_per_session),
+            ("argon2.m_cost", &self.argon2_m_cost),
+            ("argon2.t_cost", &self.argon2_t_cost),
+            ("argon2.p_cost", &self.argon2_p_cost),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.clone().map(|v| (name, v)))
+        .collect()
+    }
 }
 
 /// Options of `serve`.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = DEFAULT_LISTEN, value_name = "ADDR")]
-    pub listen: SocketAddr,
+    /// The settings.
+    #[command(flatten)]
+    pub settings: SettingFlags,
     /// Run this WebAssembly module instead of the built-in one.
     #[arg(long, value_name = "FILE")]
     pub module: Option<PathBuf>,
-    /// Log line format.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
-    /// Seconds between two runs of the sweeper, which purges records whose
-    /// expiry has passed (1 … 315360000). Expired records are invisible
-    /// whether or not they have been purged yet.
-    #[arg(
-        long,
-        env = "SESSATTR_SWEEP_INTERVAL",
-        default_value_t = DEFAULT_SWEEP_INTERVAL_SECS,
-        value_parser = clap::value_parser!(u64).range(1..=MAX_SWEEP_INTERVAL_SECS),
-        value_name = "SECS"
-    )]
-    pub sweep_interval: u64,
     /// TEST ONLY, never in production: run on a test clock (system time plus
     /// an offset) that `POST /_sessattr/test/clock` with
     /// `{"advance_secs": N}` moves forward, for every client. Off by default.
@@ -66,33 +144,101 @@ pub struct ServeArgs {
     pub test_clock: bool,
 }
 
-/// Default of `serve --sweep-interval`, in seconds.
-pub const DEFAULT_SWEEP_INTERVAL_SECS: u64 = 60;
-/// Largest `serve --sweep-interval`, in seconds (ten years).
-pub const MAX_SWEEP_INTERVAL_SECS: u64 = 315_360_000;
+/// What every user command takes besides its own arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AdminArgs {
+    /// Run this WebAssembly module instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub module: Option<PathBuf>,
+}
 
-/// `user` subcommands.
+/// `user` subcommands. Each works on the data directory directly, also
+/// while `serve` runs on it; locking, deleting and changing a password end
+/// the user's sessions at once.
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Add a user.
     Add(UserAddArgs),
+    /// List the users (name, role, lock state, creation time, id; never a
+    /// password hash).
+    List(UserListArgs),
+    /// Lock a user: no more logins, and every session of theirs ends.
+    Lock(UserNameArgs),
+    /// Unlock a user (sessions ended by the lock stay ended).
+    Unlock(UserNameArgs),
+    /// Delete a user; every session of theirs ends.
+    Delete(UserNameArgs),
+    /// Set a new password; every session of the user ends.
+    Passwd(UserPasswdArgs),
 }
 
 /// Options of `user add`.
 #[derive(Debug, clap::Args)]
 pub struct UserAddArgs {
-    /// The new user's name.
+    /// The new user's name (1 to 191 characters, no whitespace).
     pub name: String,
     /// Make the user a super-user (may act on other users' sessions).
     #[arg(long)]
     pub super_user: bool,
     /// Read the password from the first line of standard input instead of
-    /// prompting for it.
+    /// prompting for it (without echo, twice).
     #[arg(long)]
     pub password_stdin: bool,
-    /// Run this WebAssembly module instead of the built-in one.
-    #[arg(long, value_name = "FILE")]
-    pub module: Option<PathBuf>,
+    /// Common options.
+    #[command(flatten)]
+    pub admin: AdminArgs,
+}
+
+/// Options of `user list`.
+#[derive(Debug, clap::Args)]
+pub struct UserListArgs {
+    /// Print JSON (one object with `users`) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Common options.
+    #[command(flatten)]
+    pub admin: AdminArgs,
+}
+
+/// Options of `user lock`, `unlock` and `delete`.
+#[derive(Debug, clap::Args)]
+pub struct UserNameArgs {
+    /// The user's name.
+    pub name: String,
+    /// Common options.
+    #[command(flatten)]
+    pub admin: AdminArgs,
+}
+
+/// Options of `user passwd`.
+#[derive(Debug, clap::Args)]
+pub struct UserPasswdArgs {
+    /// The user's name.
+    pub name: String,
+    /// Read the new password from the first line of standard input instead
+    /// of prompting for it (without echo, twice).
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Common options.
+    #[command(flatten)]
+    pub admin: AdminArgs,
+}
+
+/// `config` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration as a config file, each value
+    /// commented with where it came from (default, file, env or flag).
+    /// Nothing in it is secret; the encryption keys are only named.
+    Show(ConfigShowArgs),
+}
+
+/// Options of `config show`: the same setting flags as `serve`.
+#[derive(Debug, clap::Args)]
+pub struct ConfigShowArgs {
+    /// The settings, as `serve` would take them.
+    #[command(flatten)]
+    pub settings: SettingFlags,
 }
 
 /// Format of log lines.
@@ -115,38 +261,48 @@ mod tests {
     }
 
     #[test]
-    fn parses_serve_with_defaults() {
+    fn every_setting_has_a_flag_and_serve_sets_none_by_default() {
         let cli = Cli::try_parse_from(["sessattr", "serve"]).expect("parses");
         let Command::Serve(args) = cli.command else {
             panic!("not serve")
         };
-        assert_eq!(args.listen.to_string(), DEFAULT_LISTEN);
-        assert_eq!(args.log_format, LogFormat::Text);
-        assert!(args.module.is_none());
-        assert_eq!(args.sweep_interval, DEFAULT_SWEEP_INTERVAL_SECS);
-        assert!(!args.test_clock);
-    }
+        assert!(args.settings.given().is_empty());
+        assert!(args.module.is_none() && !args.test_clock);
 
-    #[test]
-    fn parses_sweep_interval_and_test_clock() {
-        let cli =
-            Cli::try_parse_from(["sessattr", "serve", "--sweep-interval", "1", "--test-clock"])
-                .expect("parses");
+        let mut argv = vec![String::from("sessattr"), String::from("serve")];
+        for name in crate::settings::NAMES {
+            argv.push(crate::settings::flag_name(name));
+            argv.push(format!("value-of-{name}"));
+        }
+        let cli = Cli::try_parse_from(&argv).expect("every flag exists");
         let Command::Serve(args) = cli.command else {
             panic!("not serve")
         };
-        assert_eq!(args.sweep_interval, 1);
-        assert!(args.test_clock);
-        for bad in ["0", "-1", "1.5", "x", "315360001"] {
-            assert!(
-                Cli::try_parse_from(["sessattr", "serve", "--sweep-interval", bad]).is_err(),
-                "{bad}"
-            );
+        let given: Vec<&str> = args.settings.given().iter().map(|(n, _)| *n).collect();
+        assert_eq!(given, crate::settings::NAMES);
+        assert!(
+            args.settings
+                .given()
+                .iter()
+                .all(|(name, value)| *value == format!("value-of-{name}"))
+        );
+    }
+
+    #[test]
+    fn help_names_the_environment_variable_of_every_setting() {
+        let help = Cli::command()
+            .find_subcommand_mut("serve")
+            .expect("serve")
+            .render_long_help()
+            .to_string();
+        for name in crate::settings::NAMES {
+            let var = crate::settings::env_name(name);
+            assert!(help.contains(&var), "{var} missing from serve --help");
         }
     }
 
     #[test]
-    fn parses_user_add() {
+    fn parses_user_commands() {
         let cli = Cli::try_parse_from([
             "sessattr",
             "--data-dir",
@@ -164,5 +320,15 @@ mod tests {
         };
         assert_eq!(args.name, "bob");
         assert!(args.super_user && args.password_stdin);
+        for command in ["lock", "unlock", "delete", "passwd"] {
+            let cli = Cli::try_parse_from(["sessattr", "user", command, "bob"]).expect(command);
+            assert!(matches!(cli.command, Command::User(_)));
+        }
+        assert!(Cli::try_parse_from(["sessattr", "user", "lock"]).is_err());
+        let cli = Cli::try_parse_from(["sessattr", "user", "list", "--json"]).expect("list");
+        assert!(matches!(
+            cli.command,
+            Command::User(UserCommand::List(UserListArgs { json: true, .. }))
+        ));
     }
 }

@@ -1,15 +1,15 @@
-//! The subcommands: `serve` and `user add`.
+//! The subcommands: `serve`, the user commands and `config show`.
 
 use std::io::BufRead;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sessattr_core::config::Config;
-use sessattr_core::protocol::{Operation, UserAdd};
+use serde_json::Value;
+use sessattr_core::protocol::Operation;
 
 use crate::Error;
-use crate::cli::{ServeArgs, UserAddArgs};
+use crate::cli::ServeArgs;
 use crate::clock::Clock;
 use crate::datadir::DataDir;
 use crate::engine::{GuestLimits, Runtime};
@@ -17,6 +17,7 @@ use crate::http::{self, AppState};
 use crate::keyfile;
 use crate::module_source::ModuleSource;
 use crate::service::Service;
+use crate::settings::Settings;
 use crate::store::{RedbStore, Store, StoreError};
 use crate::test_clock;
 
@@ -30,9 +31,14 @@ pub fn load_module(file: Option<&Path>) -> Result<Runtime, Error> {
 }
 
 /// Opens the data directory, the key file (generated on first use) and the
-/// store, and builds the effective configuration; operations read `now`
-/// from `clock`.
-pub fn open_service(data_dir: &Path, runtime: Runtime, clock: Clock) -> Result<Service, Error> {
+/// store, and builds the core's configuration from `settings`; operations
+/// read `now` from `clock`.
+pub fn open_service(
+    data_dir: &Path,
+    settings: &Settings,
+    runtime: Runtime,
+    clock: Clock,
+) -> Result<Service, Error> {
     let dir = DataDir::open(data_dir)?;
     let key_path = dir.key_path();
     let keyring = keyfile::load_or_generate(&key_path)?;
@@ -45,15 +51,12 @@ pub fn open_service(data_dir: &Path, runtime: Runtime, clock: Clock) -> Result<S
     }
     let store: Arc<dyn Store> = Arc::new(RedbStore::open(&dir.store_path())?);
     tracing::debug!(data_dir = %dir.path().display(), key_id = %keyring.primary_id, "data directory open");
-    let config = Config {
-        keys: keyring.keys,
-        ..Config::default()
-    };
+    let config = settings.core_config(keyring.keys);
     Ok(Service::new(runtime, store, config, clock))
 }
 
 /// `sessattr serve`.
-pub fn serve(data_dir: &Path, args: &ServeArgs) -> Result<(), Error> {
+pub fn serve(data_dir: &Path, settings: &Settings, args: &ServeArgs) -> Result<(), Error> {
     let runtime = load_module(args.module.as_deref())?;
     tracing::info!(
         module = %runtime.label(),
@@ -71,7 +74,10 @@ pub fn serve(data_dir: &Path, args: &ServeArgs) -> Result<(), Error> {
     } else {
         Clock::system()
     };
-    let service = Arc::new(open_service(data_dir, runtime, clock)?);
+    let service = Arc::new(open_service(data_dir, settings, runtime, clock)?);
+    if let Some(file) = &settings.file {
+        tracing::info!(config = %file.display(), "config file read");
+    }
     let key_id = service
         .config()
         .keys
@@ -89,10 +95,10 @@ pub fn serve(data_dir: &Path, args: &ServeArgs) -> Result<(), Error> {
             source,
         })?;
     tokio.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.listen)
+        let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .map_err(|source| Error::Listen {
-                addr: args.listen.to_string(),
+                addr: settings.listen.to_string(),
                 source,
             })?;
         let local = listener.local_addr().map_err(|source| Error::Io {
@@ -100,8 +106,8 @@ pub fn serve(data_dir: &Path, args: &ServeArgs) -> Result<(), Error> {
             source,
         })?;
         tracing::info!(listen = %local, "listening on http://{local}");
-        let every = Duration::from_secs(args.sweep_interval);
-        tracing::info!(every_secs = args.sweep_interval, "sweeper started");
+        let every = Duration::from_secs(settings.sweep_interval);
+        tracing::info!(every_secs = settings.sweep_interval, "sweeper started");
         let sweeper = tokio::spawn(sweep_forever(
             Arc::clone(service.store()),
             service.clock().clone(),
@@ -151,60 +157,54 @@ pub fn purge_all(store: &dyn Store, now: i64) -> Result<usize, StoreError> {
     }
 }
 
-/// What `user add` achieved.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UserAddResult {
-    /// The user exists now.
-    Added {
-        /// The new user's id, when the module reported it.
-        user_id: Option<String>,
-    },
-    /// The module refused; its sub-status codes.
-    Refused {
-        /// HTTP-style status of the answer.
-        status: u16,
-        /// Sub-status codes (e.g. `E001002` when the name is taken).
-        codes: Vec<String>,
-    },
+/// The answer to an administrative command (`user …`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdminAnswer {
+    /// HTTP-style status of the module's answer (200 when done).
+    pub status: u16,
+    /// The answer body (`status`, result fields or `sub_status`).
+    pub body: Value,
 }
 
-/// `sessattr user add`: runs the `user_add` operation through the module.
-pub fn user_add(
+impl AdminAnswer {
+    /// Whether the command was carried out.
+    pub fn ok(&self) -> bool {
+        self.body.get("status").and_then(Value::as_str) == Some("ok")
+    }
+
+    /// The sub-status codes of a refusal.
+    pub fn codes(&self) -> Vec<String> {
+        self.body
+            .get("sub_status")
+            .and_then(Value::as_array)
+            .map(|list| {
+                list.iter()
+                    .filter_map(|c| c.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Runs an administrative command through the module against the data
+/// directory's store. The store admits several processes, so this works
+/// while a server runs on the same directory.
+pub fn admin(
     data_dir: &Path,
-    args: &UserAddArgs,
-    password: String,
-) -> Result<UserAddResult, Error> {
-    let runtime = load_module(args.module.as_deref())?;
-    let service = open_service(data_dir, runtime, Clock::system())?;
-    let op = Operation::UserAdd(UserAdd {
-        username: args.name.clone(),
-        password,
-        is_super_user: args.super_user,
-    });
-    let outcome = service.execute(&op);
+    settings: &Settings,
+    module: Option<&Path>,
+    op: &Operation,
+) -> Result<AdminAnswer, Error> {
+    let runtime = load_module(module)?;
+    let service = open_service(data_dir, settings, runtime, Clock::system())?;
+    let outcome = service.execute(op);
     if let Some(failure) = &outcome.failure {
-        tracing::error!(cid = %outcome.log.cid, error = %failure, "user add failed in the host");
+        tracing::error!(cid = %outcome.log.cid, op = %outcome.log.op, error = %failure, "command failed in the host");
     }
-    let body: serde_json::Value = serde_json::from_str(&outcome.response.body).unwrap_or_default();
-    if body.get("status").and_then(|s| s.as_str()) == Some("ok") {
-        let user_id = body
-            .get("user_id")
-            .and_then(|s| s.as_str())
-            .map(str::to_owned);
-        return Ok(UserAddResult::Added { user_id });
-    }
-    let codes = body
-        .get("sub_status")
-        .and_then(|s| s.as_array())
-        .map(|list| {
-            list.iter()
-                .filter_map(|c| c.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok(UserAddResult::Refused {
+    let body = serde_json::from_str(&outcome.response.body).unwrap_or_default();
+    Ok(AdminAnswer {
         status: outcome.response.status,
-        codes,
+        body,
     })
 }
 

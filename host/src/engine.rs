@@ -23,7 +23,7 @@ use crate::runner::Step;
 /// How often the epoch advances.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// The exports of ABI version 1 (`docs/abi.md`).
+/// The export that tells the ABI version (`docs/abi.md`).
 pub const EXPORT_ABI_VERSION: &str = "sessattr_abi_version";
 /// Allocates a guest buffer.
 pub const EXPORT_ALLOC: &str = "sessattr_alloc";
@@ -364,6 +364,9 @@ mod tests {
 
     /// A module speaking ABI `version` whose step always answers `answer`
     /// (bump allocator, free does nothing).
+    /// The ABI version this host speaks, as the guest returns it.
+    const ABI: i32 = sessattr_core::ABI_VERSION as i32;
+
     fn fake_module(version: i32, answer: &str, step_body: &str) -> Vec<u8> {
         let escaped: String = answer.bytes().map(|b| format!("\\{b:02x}")).collect();
         let text = format!(
@@ -409,7 +412,7 @@ mod tests {
 
     #[test]
     fn refuses_broken_wasm_on_one_line() {
-        let mut bytes = fake_module(1, "{}", "");
+        let mut bytes = fake_module(ABI, "{}", "");
         bytes.truncate(bytes.len() - 5);
         let err = load(bytes).expect_err("broken").to_string();
         assert!(
@@ -421,13 +424,17 @@ mod tests {
 
     #[test]
     fn refuses_another_abi_version() {
-        let bytes = wat::parse_str(
+        let other = ABI + 1;
+        let bytes = wat::parse_str(format!(
             r#"(module (memory (export "memory") 1)
-                (func (export "sessattr_abi_version") (result i32) i32.const 2))"#,
-        )
+                (func (export "sessattr_abi_version") (result i32) i32.const {other}))"#
+        ))
         .expect("wat");
-        let err = load(bytes).expect_err("abi 2").to_string();
-        assert_eq!(err, "module /x/y.wasm speaks ABI 2, this host speaks 1");
+        let err = load(bytes).expect_err("another abi").to_string();
+        assert_eq!(
+            err,
+            format!("module /x/y.wasm speaks ABI {other}, this host speaks {ABI}")
+        );
     }
 
     #[test]
@@ -436,10 +443,10 @@ mod tests {
         let err = load(bytes).expect_err("no version").to_string();
         assert!(err.contains("`sessattr_abi_version` is missing"), "{err}");
 
-        let bytes = wat::parse_str(
+        let bytes = wat::parse_str(format!(
             r#"(module (memory (export "memory") 1)
-                (func (export "sessattr_abi_version") (result i32) i32.const 1))"#,
-        )
+                (func (export "sessattr_abi_version") (result i32) i32.const {ABI}))"#
+        ))
         .expect("wat");
         let err = load(bytes).expect_err("no step").to_string();
         assert!(err.contains("is not a sessattr module"), "{err}");
@@ -448,7 +455,7 @@ mod tests {
     #[test]
     fn runs_steps_through_guest_memory() {
         let answer = r#"{"rejected":"not built yet"}"#;
-        let runtime = load(fake_module(1, answer, "")).expect("loads");
+        let runtime = load(fake_module(ABI, answer, "")).expect("loads");
         assert_eq!(runtime.sha256().len(), 64);
         let mut instance = runtime.instantiate().expect("instance");
         for _ in 0..3 {
@@ -459,7 +466,7 @@ mod tests {
 
     #[test]
     fn a_trap_is_an_error_not_a_crash() {
-        let runtime = load(fake_module(1, "{}", "unreachable")).expect("loads");
+        let runtime = load(fake_module(ABI, "{}", "unreachable")).expect("loads");
         let mut instance = runtime.instantiate().expect("instance");
         let err = instance.step(b"{}").expect_err("traps").to_string();
         assert!(err.starts_with("module call failed"), "{err}");
@@ -467,7 +474,7 @@ mod tests {
 
     #[test]
     fn calling_a_js_import_traps() {
-        let runtime = load(fake_module(1, "{}", "i32.const 0\ncall $js")).expect("loads");
+        let runtime = load(fake_module(ABI, "{}", "i32.const 0\ncall $js")).expect("loads");
         let mut instance = runtime.instantiate().expect("instance");
         assert!(instance.step(b"{}").is_err());
     }
@@ -478,7 +485,7 @@ mod tests {
             time_limit: Duration::from_millis(100),
             ..GuestLimits::default()
         };
-        let source = ModuleSource::from_bytes(fake_module(1, "{}", "(loop $l (br $l))"), "loop");
+        let source = ModuleSource::from_bytes(fake_module(ABI, "{}", "(loop $l (br $l))"), "loop");
         let runtime = Runtime::load(&source, limits).expect("loads");
         let mut instance = runtime.instantiate().expect("instance");
         let started = std::time::Instant::now();

@@ -94,6 +94,14 @@ pub enum Error {
     /// The operating system's random source failed.
     #[error("the operating system's random source failed")]
     Random,
+    /// A setting (config file, environment variable or flag) is unusable.
+    #[error("config: {what}: {reason}")]
+    Config {
+        /// Which setting, and from where.
+        what: String,
+        /// Why, or what is expected.
+        reason: String,
+    },
     /// The password could not be read.
     #[error("cannot read the password: {0}")]
     Password(String),

@@ -19,6 +19,7 @@ pub mod module_source;
 pub mod retry;
 pub mod runner;
 pub mod service;
+pub mod settings;
 pub mod store;
 pub mod test_clock;
 

@@ -4,9 +4,12 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Parser;
-use sessattr_host::cli::{Cli, Command, LogFormat, UserCommand};
-use sessattr_host::commands::{self, UserAddResult};
+use serde_json::Value;
+use sessattr_core::protocol::{Operation, UserAdd, UserList, UserName, UserPasswd};
+use sessattr_host::cli::{Cli, Command, ConfigCommand, LogFormat, UserCommand};
+use sessattr_host::commands::{self, AdminAnswer};
 use sessattr_host::logging;
+use sessattr_host::settings::Settings;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -20,38 +23,178 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    let data_dir = cli.data_dir.as_path();
+    let config = cli.config.as_deref();
     match cli.command {
         Command::Serve(args) => {
-            logging::init(args.log_format);
-            commands::serve(&cli.data_dir, &args)?;
+            let settings = Settings::load(data_dir, config, &args.settings.given())?;
+            logging::init(settings.log_format);
+            commands::serve(data_dir, &settings, &args)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::User(UserCommand::Add(args)) => {
+        Command::Config(ConfigCommand::Show(args)) => {
+            let settings = Settings::load(data_dir, config, &args.settings.given())?;
+            print!("{}", settings.show(data_dir));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User(command) => {
             logging::init(LogFormat::Text);
-            let password = commands::read_password(args.password_stdin)?;
-            match commands::user_add(&cli.data_dir, &args, password)? {
-                UserAddResult::Added { .. } => {
-                    let role = if args.super_user { " (super-user)" } else { "" };
-                    println!("added user {}{role}", args.name);
-                    Ok(ExitCode::SUCCESS)
-                }
-                UserAddResult::Refused { status, codes } => {
-                    let codes = if codes.is_empty() {
-                        format!("HTTP {status}")
-                    } else {
-                        codes.join(", ")
-                    };
-                    let hint = if codes.contains("E001002") {
-                        " (user exists)"
-                    } else {
-                        ""
-                    };
-                    eprintln!("error: cannot add user {}: {codes}{hint}", args.name);
-                    Ok(ExitCode::FAILURE)
-                }
-            }
+            let settings = Settings::load(data_dir, config, &[])?;
+            user(data_dir, &settings, command)
         }
     }
+}
+
+/// Runs a user command and reports it: a line on success (a table for
+/// `list`), the codes on stderr and a failing exit code when refused.
+fn user(data_dir: &std::path::Path, settings: &Settings, command: UserCommand) -> Result<ExitCode> {
+    let (admin, op, done) = match command {
+        UserCommand::Add(args) => {
+            let password = commands::read_password(args.password_stdin)?;
+            let role = if args.super_user { " (super-user)" } else { "" };
+            let op = Operation::UserAdd(UserAdd {
+                username: args.name.clone(),
+                password,
+                is_super_user: args.super_user,
+            });
+            (
+                args.admin,
+                op,
+                Done::Line(format!("added user {}{role}", args.name)),
+            )
+        }
+        UserCommand::List(args) => {
+            let done = if args.json { Done::Json } else { Done::Table };
+            (args.admin, Operation::UserList(UserList {}), done)
+        }
+        UserCommand::Lock(args) => named(
+            args,
+            Operation::UserLock,
+            "locked user {}; their sessions ended",
+        ),
+        UserCommand::Unlock(args) => named(args, Operation::UserUnlock, "unlocked user {}"),
+        UserCommand::Delete(args) => named(
+            args,
+            Operation::UserDelete,
+            "deleted user {}; their sessions ended",
+        ),
+        UserCommand::Passwd(args) => {
+            let password = commands::read_password(args.password_stdin)?;
+            let op = Operation::UserPasswd(UserPasswd {
+                username: args.name.clone(),
+                password,
+            });
+            let line = format!(
+                "changed the password of {}; their sessions ended",
+                args.name
+            );
+            (args.admin, op, Done::Line(line))
+        }
+    };
+    let answer = commands::admin(data_dir, settings, admin.module.as_deref(), &op)?;
+    if !answer.ok() {
+        eprintln!("error: {}", refusal(&answer));
+        return Ok(ExitCode::FAILURE);
+    }
+    match done {
+        Done::Line(line) => println!("{line}"),
+        Done::Json => println!("{}", answer.body),
+        Done::Table => print!("{}", user_table(&answer.body)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What to print when a user command succeeds.
+enum Done {
+    Line(String),
+    Table,
+    Json,
+}
+
+/// A command on one named user.
+fn named(
+    args: sessattr_host::cli::UserNameArgs,
+    op: fn(UserName) -> Operation,
+    line: &str,
+) -> (sessattr_host::cli::AdminArgs, Operation, Done) {
+    let done = Done::Line(line.replace("{}", &args.name));
+    let op = op(UserName {
+        username: args.name,
+    });
+    (args.admin, op, done)
+}
+
+/// `E001002 user name already exists` and the like.
+fn refusal(answer: &AdminAnswer) -> String {
+    let codes = answer.codes();
+    let message = answer
+        .body
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or("refused");
+    if codes.is_empty() {
+        format!("{message} (HTTP {})", answer.status)
+    } else {
+        format!("{}: {message}", codes.join(", "))
+    }
+}
+
+/// The users as an aligned table.
+fn user_table(body: &Value) -> String {
+    let users = body
+        .get("users")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let text = |user: &Value, key: &str| {
+        user.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    let yes_no = |user: &Value, key: &str| {
+        if user.get(key).and_then(Value::as_bool).unwrap_or(false) {
+            String::from("yes")
+        } else {
+            String::from("no")
+        }
+    };
+    let mut rows = vec![[
+        String::from("USERNAME"),
+        String::from("SUPER-USER"),
+        String::from("LOCKED"),
+        String::from("CREATED (UTC)"),
+        String::from("USER ID"),
+    ]];
+    for user in &users {
+        rows.push([
+            text(user, "username"),
+            yes_no(user, "is_super_user"),
+            yes_no(user, "is_locked"),
+            text(user, "creation_time"),
+            text(user, "user_id"),
+        ]);
+    }
+    let widths: Vec<usize> = (0..5)
+        .map(|col| {
+            rows.iter()
+                .map(|r| r[col].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in &rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out.push_str(&format!("{} user(s)\n", users.len()));
+    out
 }
 
 /// Keeps the error on one line.

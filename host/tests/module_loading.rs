@@ -67,23 +67,25 @@ fn a_text_file_is_refused_with_one_line() {
 #[test]
 fn a_module_of_another_abi_version_is_refused_with_one_line() {
     let tmp = tempfile::tempdir().unwrap();
-    let module = tmp.path().join("abi2.wasm");
-    let wasm = wat::parse_str(
+    let module = tmp.path().join("other-abi.wasm");
+    let other = sessattr_core::ABI_VERSION + 1;
+    let wasm = wat::parse_str(format!(
         r#"(module
             (memory (export "memory") 1)
-            (func (export "sessattr_abi_version") (result i32) i32.const 2)
+            (func (export "sessattr_abi_version") (result i32) i32.const {other})
             (func (export "sessattr_alloc") (param i32) (result i32) i32.const 0)
             (func (export "sessattr_free") (param i32 i32))
-            (func (export "sessattr_step") (param i32 i32) (result i64) i64.const 0))"#,
-    )
+            (func (export "sessattr_step") (param i32 i32) (result i64) i64.const 0))"#
+    ))
     .unwrap();
     std::fs::write(&module, wasm).unwrap();
     let line = serve_must_fail(&tmp.path().join("data"), &module);
     assert_eq!(
         line,
         format!(
-            "error: module {} speaks ABI 2, this host speaks 1",
-            module.display()
+            "error: module {} speaks ABI {other}, this host speaks {}",
+            module.display(),
+            sessattr_core::ABI_VERSION
         )
     );
 }

@@ -79,7 +79,9 @@ function apply(store, writes) {
   if (!ops.every(holds)) return false;
   for (const { key, action } of ops) {
     if (action === 'delete') store.delete(key);
+    else if (action === 'check') continue;
     else if (action?.put) store.set(key, action.put.value);
+    else if (action?.expire) continue; // a Map forgets nothing by itself
     else throw new Error(`unknown write action ${JSON.stringify(action)}`);
   }
   return true;

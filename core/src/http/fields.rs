@@ -18,6 +18,8 @@ use crate::error::Error;
 /// order of SPEC 2.3).
 #[derive(Debug, Default, Deserialize)]
 pub struct Fields {
+    /// A session's own token (logout, renew, owner; Zato's name).
+    pub ust: Option<Value>,
     /// Caller's session token.
     pub current_ust: Option<Value>,
     /// Session whose attributes are used.
@@ -66,6 +68,7 @@ impl Fields {
     /// Overrides body fields with those of a query string (GET, DELETE).
     pub fn merge_query(&mut self, query: QueryFields) -> Result<(), Error> {
         let texts = [
+            (&mut self.ust, query.ust),
             (&mut self.current_ust, query.current_ust),
             (&mut self.target_ust, query.target_ust),
             (&mut self.current_app, query.current_app),
@@ -90,6 +93,16 @@ impl Fields {
             });
         }
         Ok(())
+    }
+
+    /// The session's own token: `ust`, or `current_ust` when `ust` is
+    /// absent (SPEC 2.4 accepts both for renew).
+    pub fn own_ust(&self) -> &Option<Value> {
+        if self.ust.is_some() {
+            &self.ust
+        } else {
+            &self.current_ust
+        }
     }
 
     /// `current_app` when it is a string, for the log line.

@@ -10,7 +10,7 @@ use base64::Engine as _;
 
 use crate::error::Error;
 use crate::ops::attr::{self, Write};
-use crate::ops::{Ctx, Reply, Stop, login};
+use crate::ops::{Ctx, Reply, Stop, login, session};
 use crate::protocol::HttpRequest;
 use fields::Fields;
 use route::Route;
@@ -39,5 +39,10 @@ pub fn handle(ctx: &mut Ctx<'_>, request: &HttpRequest) -> Result<Reply, Stop> {
         Route::AttrExists => attr::read::exists(ctx, &fields),
         Route::AttrNames => attr::read::names(ctx, &fields),
         Route::Login => login::run(ctx, &fields, request),
+        Route::Logout => session::logout(ctx, &fields),
+        Route::SessionRenew => session::renew(ctx, &fields),
+        Route::SessionDetails => session::details(ctx, &fields),
+        Route::SessionVerify => session::verify(ctx, &fields),
+        Route::UserOwner => session::owner(ctx, &fields),
     }
 }

@@ -16,6 +16,8 @@ use crate::error::Error;
 /// The known fields of a query string, as text.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct QueryFields {
+    /// A session's own token.
+    pub ust: Option<String>,
     /// Caller's session token.
     pub current_ust: Option<String>,
     /// Session whose attributes are used.
@@ -37,6 +39,7 @@ pub fn parse(query: &str) -> Result<QueryFields, Error> {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         let key = decode(key)?;
         let slot = match key.as_str() {
+            "ust" => &mut fields.ust,
             "current_ust" => &mut fields.current_ust,
             "target_ust" => &mut fields.target_ust,
             "current_app" => &mut fields.current_app,

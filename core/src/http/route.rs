@@ -21,6 +21,16 @@ pub enum Route {
     AttrNames,
     /// POST `/zato/sso/user/login`.
     Login,
+    /// POST `/zato/sso/user/logout`.
+    Logout,
+    /// PATCH `/zato/sso/user/session`.
+    SessionRenew,
+    /// GET `/zato/sso/user/session`.
+    SessionDetails,
+    /// POST `/zato/sso/user/session`.
+    SessionVerify,
+    /// GET `/zato/sso/user`.
+    UserOwner,
 }
 
 impl Route {
@@ -35,6 +45,11 @@ impl Route {
             Self::AttrExists => "attr.exists",
             Self::AttrNames => "attr.names",
             Self::Login => "user.login",
+            Self::Logout => "user.logout",
+            Self::SessionRenew => "session.renew",
+            Self::SessionDetails => "session.get",
+            Self::SessionVerify => "session.verify",
+            Self::UserOwner => "user.get",
         }
     }
 
@@ -42,7 +57,12 @@ impl Route {
     pub fn reads_query(self) -> bool {
         matches!(
             self,
-            Self::AttrDelete | Self::AttrGet | Self::AttrExists | Self::AttrNames
+            Self::AttrDelete
+                | Self::AttrGet
+                | Self::AttrExists
+                | Self::AttrNames
+                | Self::SessionDetails
+                | Self::UserOwner
         )
     }
 }
@@ -55,6 +75,12 @@ pub const EXISTS_PATH: &str = "/zato/sso/session/attr/exists";
 pub const NAMES_PATH: &str = "/zato/sso/session/attr/names";
 /// Path of the login endpoint.
 pub const LOGIN_PATH: &str = "/zato/sso/user/login";
+/// Path of the logout endpoint.
+pub const LOGOUT_PATH: &str = "/zato/sso/user/logout";
+/// Path of the session endpoint (renew, details, verify).
+pub const SESSION_PATH: &str = "/zato/sso/user/session";
+/// Path of the user endpoint (the owner of a session).
+pub const USER_PATH: &str = "/zato/sso/user";
 
 /// Maps a method and path to a route: unknown paths are 404, known paths
 /// with another method 405 (with the methods to allow). Paths match
@@ -75,6 +101,17 @@ pub fn route(method: &str, path: &str) -> Result<Route, Error> {
         EXISTS_PATH => ("GET", (method == "GET").then_some(Route::AttrExists)),
         NAMES_PATH => ("GET", (method == "GET").then_some(Route::AttrNames)),
         LOGIN_PATH => ("POST", (method == "POST").then_some(Route::Login)),
+        LOGOUT_PATH => ("POST", (method == "POST").then_some(Route::Logout)),
+        SESSION_PATH => (
+            "GET, POST, PATCH",
+            match method {
+                "GET" => Some(Route::SessionDetails),
+                "POST" => Some(Route::SessionVerify),
+                "PATCH" => Some(Route::SessionRenew),
+                _ => None,
+            },
+        ),
+        USER_PATH => ("GET", (method == "GET").then_some(Route::UserOwner)),
         _ => return Err(Error::UnknownPath),
     };
     route.ok_or(Error::MethodNotAllowed { allow })
@@ -94,6 +131,17 @@ mod tests {
         assert_eq!(route("GET", EXISTS_PATH), Ok(Route::AttrExists));
         assert_eq!(route("GET", NAMES_PATH), Ok(Route::AttrNames));
         assert_eq!(route("POST", LOGIN_PATH), Ok(Route::Login));
+        assert_eq!(route("POST", LOGOUT_PATH), Ok(Route::Logout));
+        assert_eq!(route("PATCH", SESSION_PATH), Ok(Route::SessionRenew));
+        assert_eq!(route("GET", SESSION_PATH), Ok(Route::SessionDetails));
+        assert_eq!(route("POST", SESSION_PATH), Ok(Route::SessionVerify));
+        assert_eq!(route("GET", USER_PATH), Ok(Route::UserOwner));
+        assert_eq!(
+            route("DELETE", SESSION_PATH),
+            Err(Error::MethodNotAllowed {
+                allow: "GET, POST, PATCH"
+            })
+        );
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub fn check_app(ctx: &Ctx<'_>, app: &Option<Value>) -> Result<(), Error> {
 pub struct LiveSession {
     /// Session id (hash of the UST).
     pub sid: String,
+    /// The session record exactly as read (the precondition of writes that
+    /// must not outlive this very session: logout, renew, attribute writes).
+    pub text: String,
     /// The session record.
     pub session: SessionRecord,
     /// Its owner.
@@ -42,13 +45,25 @@ fn sid_of(ust: &Option<Value>) -> Result<String, Error> {
 }
 
 /// Steps 3 and 4: `current_ust` is a live session of an unlocked super-user,
-/// `target_ust` a live session of an unlocked user. Both sessions are read in
-/// one round and both users in the next; errors follow SPEC order.
+/// `target_ust` a live session of an unlocked user.
 pub fn resolve_pair(
     ctx: &Ctx<'_>,
     current_ust: &Option<Value>,
     target_ust: &Option<Value>,
 ) -> Result<(LiveSession, LiveSession), Stop> {
+    let (current, target) = resolve_both(ctx, current_ust, target_ust)?;
+    Ok((current, target?))
+}
+
+/// Steps 3 and 4 apart: the caller's failure stops the operation, the
+/// target's is answered beside the caller's session (verify turns it into
+/// `is_valid: false`). Both sessions are read in one round and both users
+/// in the next; errors follow SPEC order.
+pub fn resolve_both(
+    ctx: &Ctx<'_>,
+    current_ust: &Option<Value>,
+    target_ust: &Option<Value>,
+) -> Result<(LiveSession, Result<LiveSession, Error>), Stop> {
     let current_sid = sid_of(current_ust)?;
     let target_sid = sid_of(target_ust);
     let current_key = layout::session_key(&current_sid);
@@ -58,14 +73,14 @@ pub fn resolve_pair(
     };
     let [current_rec, target_rec] = ctx.reads.get([current_key.as_str(), target_key.as_str()])?;
     let current_session = live_session(ctx, current_rec)?;
-    let target_session = live_session(ctx, target_rec)
-        .ok()
-        .filter(|_| target_sid.is_ok());
+    let target_session = target_sid
+        .clone()
+        .and_then(|_| live_session(ctx, target_rec));
 
-    let current_user_key = layout::user_key(&current_session.username);
+    let current_user_key = layout::user_key(&current_session.1.username);
     let target_user_key = target_session.as_ref().map_or_else(
-        || current_user_key.clone(),
-        |s| layout::user_key(&s.username),
+        |_| current_user_key.clone(),
+        |(_, s)| layout::user_key(&s.username),
     );
     let [current_user, target_user] = ctx
         .reads
@@ -75,31 +90,50 @@ pub fn resolve_pair(
     if !current.user.is_super_user {
         return Err(Error::NotAllowed.into());
     }
-    let target_sid = target_sid?;
-    let target_session = target_session.ok_or(Error::NoSuchSession)?;
-    let target = owned_by_live_user(target_sid, target_session, target_user)?;
+    let target = target_sid.and_then(|sid| {
+        let session = target_session?;
+        owned_by_live_user(sid, session, target_user)
+    });
     Ok((current, target))
 }
 
-/// A session record that exists and has not expired.
-fn live_session(ctx: &Ctx<'_>, record: Option<&str>) -> Result<SessionRecord, Error> {
-    let session: SessionRecord = decode(record.ok_or(Error::NoSuchSession)?)?;
+/// One session of any user (its holder's own calls: logout, renew, owner):
+/// a live session of an unlocked user, else [`Error::NoSuchSession`].
+pub fn resolve_own(ctx: &Ctx<'_>, ust: &Option<Value>) -> Result<LiveSession, Stop> {
+    let sid = sid_of(ust)?;
+    let key = layout::session_key(&sid);
+    let [record] = ctx.reads.get([key.as_str()])?;
+    let session = live_session(ctx, record)?;
+    let user_key = layout::user_key(&session.1.username);
+    let [user] = ctx.reads.get([user_key.as_str()])?;
+    Ok(owned_by_live_user(sid, session, user)?)
+}
+
+/// A session record that exists and has not expired, with its text.
+fn live_session(ctx: &Ctx<'_>, record: Option<&str>) -> Result<(String, SessionRecord), Error> {
+    let text = record.ok_or(Error::NoSuchSession)?;
+    let session: SessionRecord = decode(text)?;
     if session.expiration_time <= ctx.now {
         return Err(Error::NoSuchSession);
     }
-    Ok(session)
+    Ok((String::from(text), session))
 }
 
-/// Joins a live session with its owner, who must still exist (the same
-/// user, not a later namesake) and be unlocked.
+/// Joins a live session with its owner, who must still own it
+/// ([`UserRecord::owns_live`]).
 fn owned_by_live_user(
     sid: String,
-    session: SessionRecord,
+    (text, session): (String, SessionRecord),
     user: Option<&str>,
 ) -> Result<LiveSession, Error> {
     let user: UserRecord = decode(user.ok_or(Error::NoSuchSession)?)?;
-    if user.user_id != session.user_id || user.is_locked {
+    if !user.owns_live(&session) {
         return Err(Error::NoSuchSession);
     }
-    Ok(LiveSession { sid, session, user })
+    Ok(LiveSession {
+        sid,
+        text,
+        session,
+        user,
+    })
 }

@@ -21,9 +21,16 @@ pub fn run(ctx: &mut Ctx<'_>, fields: &Fields, request: &HttpRequest) -> Result<
     let password = req_str(&fields.password, "password", "password must be a string")?;
     let key = layout::user_key(username);
     let [record] = ctx.reads.get([key.as_str()])?;
+    // The same argon2 work whatever is wrong: the password is checked
+    // before the lock, and an unknown user costs a hash of the password.
     let user = match record.map(decode::<UserRecord>).transpose()? {
-        Some(user) if !user.is_locked && password::verify(password, &user.password_hash) => user,
-        Some(_) => return Err(Error::NotAllowed.into()),
+        Some(user) => {
+            let matches = password::verify(password, &user.password_hash);
+            if !matches || user.is_locked {
+                return Err(Error::NotAllowed.into());
+            }
+            user
+        }
         None => {
             password::burn(password, ctx.config.argon2);
             return Err(Error::NotAllowed.into());

@@ -5,7 +5,8 @@ pub mod attr;
 pub mod auth;
 pub mod login;
 pub mod reads;
-pub mod user_add;
+pub mod session;
+pub mod users;
 
 use alloc::string::String;
 use serde_json::{Map, Value};

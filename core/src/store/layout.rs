@@ -31,9 +31,12 @@ pub fn attr_key(sid: &str, name: &str) -> String {
     format!("sa:a:{{{sid}}}:{name}")
 }
 
+/// Prefix of every user record.
+pub const USER_PREFIX: &str = "sa:user:";
+
 /// Key of a user record.
 pub fn user_key(username: &str) -> String {
-    format!("sa:user:{username}")
+    format!("{USER_PREFIX}{username}")
 }
 
 #[cfg(test)]

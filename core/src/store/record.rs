@@ -25,6 +25,25 @@ pub struct UserRecord {
     pub is_locked: bool,
     /// Unix micros.
     pub creation_time: i64,
+    /// Sessions created at or before this instant (unix micros) have ended:
+    /// set by `user lock` and `user passwd`, so that unlocking does not
+    /// revive them. `None` (also in records written before the field
+    /// existed): no session was ended this way.
+    #[serde(default)]
+    pub sessions_ended_at: Option<i64>,
+}
+
+impl UserRecord {
+    /// Whether `session` of this user may still be used: the user is
+    /// unlocked, is the very user who logged in (not a later namesake) and
+    /// has not ended the sessions of that time.
+    pub fn owns_live(&self, session: &SessionRecord) -> bool {
+        !self.is_locked
+            && self.user_id == session.user_id
+            && self
+                .sessions_ended_at
+                .is_none_or(|ended| session.creation_time > ended)
+    }
 }
 
 /// A login session (SPEC 1). Stored under [`super::layout::session_key`];

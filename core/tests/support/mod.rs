@@ -15,6 +15,9 @@ pub const T0: i64 = 1_796_324_400_000_000;
 
 pub struct World {
     pub store: BTreeMap<String, String>,
+    /// When the store may forget each key (`expires_at` of its last put or
+    /// expire); a deleted key keeps its last entry.
+    pub expiries: BTreeMap<String, Option<i64>>,
     pub config: Config,
     pub now: i64,
     seed_counter: u8,
@@ -49,6 +52,7 @@ impl World {
         };
         Self {
             store: BTreeMap::new(),
+            expiries: BTreeMap::new(),
             config,
             now: T0,
             seed_counter: 0,
@@ -56,6 +60,35 @@ impl World {
     }
 
     pub fn run(&mut self, op: Operation) -> Answer {
+        let decision = self.decide(op);
+        self.apply(&decision);
+        let body = serde_json::from_str(&decision.response.body).unwrap();
+        Answer {
+            status: decision.response.status,
+            body,
+            decision,
+        }
+    }
+
+    /// Applies `decision`'s write set if every precondition holds; answers
+    /// whether it did (a lost race otherwise).
+    pub fn try_apply(&mut self, decision: &Decision) -> bool {
+        let holds = decision.writes.ops.iter().all(|op| {
+            let current = self.store.get(&op.key);
+            match &op.expect {
+                Expect::Any => true,
+                Expect::Absent => current.is_none(),
+                Expect::Value(v) => current == Some(v),
+            }
+        });
+        if holds {
+            self.apply(decision);
+        }
+        holds
+    }
+
+    /// Steps `op` to its decision, without applying it.
+    pub fn decide(&mut self, op: Operation) -> Decision {
         self.seed_counter = self.seed_counter.wrapping_add(1);
         let mut input = StepInput {
             config: self.config.clone(),
@@ -82,15 +115,7 @@ impl World {
                         input.scans.insert(prefix, found);
                     }
                 }
-                StepOutput::Done(decision) => {
-                    self.apply(&decision);
-                    let body = serde_json::from_str(&decision.response.body).unwrap();
-                    return Answer {
-                        status: decision.response.status,
-                        body,
-                        decision,
-                    };
-                }
+                StepOutput::Done(decision) => return decision,
                 StepOutput::Rejected(why) => panic!("rejected: {why}"),
             }
         }
@@ -108,12 +133,19 @@ impl World {
         }
         for op in &decision.writes.ops {
             match &op.action {
-                WriteAction::Put { value, .. } => {
+                WriteAction::Put { value, expires_at } => {
                     self.store.insert(op.key.clone(), value.clone());
+                    self.expiries.insert(op.key.clone(), *expires_at);
                 }
                 WriteAction::Delete => {
                     self.store.remove(&op.key);
                 }
+                WriteAction::Expire { expires_at } => {
+                    if self.store.contains_key(&op.key) {
+                        self.expiries.insert(op.key.clone(), *expires_at);
+                    }
+                }
+                WriteAction::Check => {}
             }
         }
     }
@@ -127,6 +159,11 @@ impl World {
             user_agent: "test".into(),
             ..HttpRequest::default()
         }))
+    }
+
+    /// An HTTP request with a JSON body.
+    pub fn request(&mut self, method: &str, path: &str, body: &Value) -> Answer {
+        self.http(method, path, &body.to_string())
     }
 
     pub fn add_user(&mut self, name: &str, super_user: bool) -> Answer {

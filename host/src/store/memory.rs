@@ -74,6 +74,12 @@ impl Store for MemoryStore {
                 WriteAction::Delete => {
                     map.remove(&op.key);
                 }
+                WriteAction::Expire { expires_at } => {
+                    if let Some(entry) = map.get_mut(&op.key) {
+                        entry.expires_at = *expires_at;
+                    }
+                }
+                WriteAction::Check => {}
             }
         }
         Ok(ApplyOutcome::Applied)
@@ -112,5 +118,10 @@ mod tests {
     #[test]
     fn purges_expired() {
         contract::purges_expired(&MemoryStore::new());
+    }
+
+    #[test]
+    fn expire_and_check() {
+        contract::expire_and_check(&MemoryStore::new());
     }
 }

@@ -96,6 +96,22 @@ pub(crate) mod contract {
         }
     }
 
+    pub fn expire(key: &str, expires_at: Option<i64>, expect: Expect) -> WriteOp {
+        WriteOp {
+            key: key.into(),
+            action: WriteAction::Expire { expires_at },
+            expect,
+        }
+    }
+
+    pub fn check(key: &str, expect: Expect) -> WriteOp {
+        WriteOp {
+            key: key.into(),
+            action: WriteAction::Check,
+            expect,
+        }
+    }
+
     pub fn set(ops: Vec<WriteOp>) -> WriteSet {
         WriteSet { ops }
     }
@@ -230,5 +246,45 @@ pub(crate) mod contract {
             .map(|(k, _)| k)
             .collect();
         assert_eq!(keys, vec!["never"]);
+    }
+
+    pub fn expire_and_check(store: &dyn Store) {
+        let out = store
+            .apply(&set(vec![
+                put("a", "1", Some(10), Expect::Any),
+                put("b", "1", None, Expect::Any),
+                put("c", "1", Some(10), Expect::Any),
+            ]))
+            .expect("apply");
+        assert_eq!(out, ApplyOutcome::Applied);
+        // Expire moves (or drops) the expiry and keeps the value; on an
+        // absent key it does nothing. Check writes nothing at all.
+        let out = store
+            .apply(&set(vec![
+                expire("a", Some(1_000), Expect::Value("1".into())),
+                expire("b", Some(20), Expect::Any),
+                expire("c", None, Expect::Any),
+                expire("absent", Some(5), Expect::Any),
+                check("b", Expect::Value("1".into())),
+                check("absent", Expect::Absent),
+            ]))
+            .expect("apply");
+        assert_eq!(out, ApplyOutcome::Applied);
+        assert_eq!(get(store, "a").as_deref(), Some("1"));
+        assert_eq!(get(store, "absent"), None);
+        assert_eq!(store.purge_expired(100, 10).expect("purge"), 1, "only b");
+        assert_eq!(get(store, "b"), None);
+        assert_eq!(store.purge_expired(999, 10).expect("purge"), 0);
+        assert_eq!(store.purge_expired(1_000, 10).expect("purge"), 1, "a");
+        assert_eq!(get(store, "c").as_deref(), Some("1"), "never expires now");
+        // A failing check fails the set.
+        let out = store
+            .apply(&set(vec![
+                put("d", "1", None, Expect::Absent),
+                check("c", Expect::Value("other".into())),
+            ]))
+            .expect("apply");
+        assert_eq!(out, ApplyOutcome::PreconditionFailed);
+        assert_eq!(get(store, "d"), None);
     }
 }

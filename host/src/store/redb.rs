@@ -120,24 +120,31 @@ impl Store for RedbStore {
             let mut expiry = txn.open_table(EXPIRY).map_err(backend)?;
             for op in &writes.ops {
                 let key = op.key.as_str();
+                // The record's new expiry, when this op sets one.
+                let new_expiry = match &op.action {
+                    WriteAction::Check => continue,
+                    WriteAction::Put { value, expires_at } => {
+                        records.insert(key, value.as_str()).map_err(backend)?;
+                        *expires_at
+                    }
+                    WriteAction::Delete => {
+                        records.remove(key).map_err(backend)?;
+                        None
+                    }
+                    WriteAction::Expire { expires_at } => {
+                        if records.get(key).map_err(backend)?.is_none() {
+                            continue;
+                        }
+                        *expires_at
+                    }
+                };
                 let old = expires_at.remove(key).map_err(backend)?.map(|g| g.value());
                 if let Some(old) = old {
                     expiry.remove((old, key)).map_err(backend)?;
                 }
-                match &op.action {
-                    WriteAction::Put {
-                        value,
-                        expires_at: when,
-                    } => {
-                        records.insert(key, value.as_str()).map_err(backend)?;
-                        if let Some(when) = *when {
-                            expires_at.insert(key, when).map_err(backend)?;
-                            expiry.insert((when, key), ()).map_err(backend)?;
-                        }
-                    }
-                    WriteAction::Delete => {
-                        records.remove(key).map_err(backend)?;
-                    }
+                if let Some(when) = new_expiry {
+                    expires_at.insert(key, when).map_err(backend)?;
+                    expiry.insert((when, key), ()).map_err(backend)?;
                 }
             }
         }
@@ -201,6 +208,12 @@ mod tests {
     fn purges_expired() {
         let (_tmp, store) = open();
         contract::purges_expired(&store);
+    }
+
+    #[test]
+    fn expire_and_check() {
+        let (_tmp, store) = open();
+        contract::expire_and_check(&store);
     }
 
     #[test]

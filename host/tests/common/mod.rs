@@ -372,7 +372,7 @@ pub fn fake_module(done_body: &str) -> Vec<u8> {
             (global $calls (mut i32) (i32.const 0))
             (data (i32.const 16) "{need_data}")
             (data (i32.const 4096) "{done_data}")
-            (func (export "sessattr_abi_version") (result i32) i32.const 1)
+            (func (export "sessattr_abi_version") (result i32) i32.const {abi})
             (func (export "sessattr_alloc") (param $len i32) (result i32)
                 (local $ptr i32)
                 global.get $next
@@ -397,6 +397,7 @@ pub fn fake_module(done_body: &str) -> Vec<u8> {
                     i64.const {done_packed}
                 end)
         )"#,
+        abi = sessattr_core::ABI_VERSION,
         need_data = wat_bytes(need),
         done_data = wat_bytes(&done),
         need_packed = (16i64 << 32) | need.len() as i64,

@@ -13,7 +13,8 @@
 //! stays encrypted, so `is_encrypted` always tells the truth.
 //!
 //! Every put carries the record it replaces (or absence) as its
-//! precondition, so a lost race is re-decided by the embedding, and a
+//! precondition, and the write set checks that the session is unchanged
+//! ([`session_guard`]), so a lost race is re-decided by the embedding; a
 //! many-form call is one write set: all or nothing.
 
 use alloc::string::String;
@@ -84,6 +85,9 @@ pub fn run(ctx: &mut Ctx<'_>, fields: &Fields, mode: Write) -> Result<Reply, Sto
     if added > 0 && live_count.saturating_add(added) > ctx.config.limits.attrs_per_session {
         return Err(Error::InvalidInput("the session has too many attributes").into());
     }
+    if !ops.is_empty() {
+        ops.push(session_guard(&target));
+    }
     let mut reply = Reply::default();
     reply.writes.ops = ops;
     Ok(reply)
@@ -124,6 +128,17 @@ fn new_record(
         last_modified: ctx.now,
         expiration_time,
     })
+}
+
+/// The precondition that the target session is still the record read: a
+/// concurrent logout or renew makes the write set fail and be decided
+/// again, so no attribute outlives its session or keeps its old expiry.
+pub fn session_guard(target: &LiveSession) -> WriteOp {
+    WriteOp {
+        key: layout::session_key(&target.sid),
+        action: WriteAction::Check,
+        expect: Expect::Value(target.text.clone()),
+    }
 }
 
 /// The put of `record`, which the store may forget when the attribute or

@@ -1,0 +1,138 @@
+//! Sessions (SPEC 2.4): logout, renew, details, verify, and the owner of a
+//! session. Login is in [`super::login`].
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde_json::{Map, Value};
+
+use super::attr::read_all;
+use super::auth::{LiveSession, check_app, resolve_both, resolve_own, resolve_pair};
+use super::{Ctx, Reply, Stop};
+use crate::http::fields::Fields;
+use crate::protocol::{Expect, WriteAction, WriteOp};
+use crate::store::layout;
+use crate::store::record::{SessionRecord, encode};
+use crate::time::{MICROS_PER_SEC, format_micros};
+
+/// POST `/zato/sso/user/logout`: the session and every attribute of it are
+/// gone, in one write set.
+pub fn logout(ctx: &mut Ctx<'_>, fields: &Fields) -> Result<Reply, Stop> {
+    check_app(ctx, &fields.current_app)?;
+    let own = resolve_own(ctx, fields.own_ust())?;
+    let attrs = read_all(ctx, &own.sid)?;
+    let mut ops: Vec<WriteOp> = attrs
+        .keys()
+        .map(|name| WriteOp {
+            key: layout::attr_key(&own.sid, name),
+            action: WriteAction::Delete,
+            expect: Expect::Any,
+        })
+        .collect();
+    ops.push(WriteOp {
+        key: layout::session_key(&own.sid),
+        action: WriteAction::Delete,
+        expect: Expect::Value(own.text),
+    });
+    let mut reply = Reply::default();
+    reply.writes.ops = ops;
+    Ok(reply)
+}
+
+/// PATCH `/zato/sso/user/session`: the session lives a full lifetime from
+/// now. Its attributes keep their own expiry; the store is told to keep
+/// them until the new end of the session (or their own expiry, if sooner).
+pub fn renew(ctx: &mut Ctx<'_>, fields: &Fields) -> Result<Reply, Stop> {
+    check_app(ctx, &fields.current_app)?;
+    let own = resolve_own(ctx, fields.own_ust())?;
+    let lifetime = ctx
+        .config
+        .session_lifetime_secs
+        .saturating_mul(MICROS_PER_SEC);
+    let end = ctx.now.saturating_add(lifetime);
+    let attrs = read_all(ctx, &own.sid)?;
+    let mut ops: Vec<WriteOp> = attrs
+        .iter()
+        .map(|(name, stored)| WriteOp {
+            key: layout::attr_key(&own.sid, name),
+            action: WriteAction::Expire {
+                expires_at: Some(stored.record.expiration_time.map_or(end, |at| at.min(end))),
+            },
+            expect: Expect::Value(String::from(stored.text)),
+        })
+        .collect();
+    let session = SessionRecord {
+        expiration_time: end,
+        ..own.session
+    };
+    ops.push(WriteOp {
+        key: layout::session_key(&own.sid),
+        action: WriteAction::Put {
+            value: encode(&session),
+            expires_at: Some(end),
+        },
+        expect: Expect::Value(own.text),
+    });
+    let mut reply = Reply::default();
+    reply.writes.ops = ops;
+    reply.fields.insert(
+        "expiration_time".into(),
+        Value::String(format_micros(Some(end))),
+    );
+    Ok(reply)
+}
+
+/// GET `/zato/sso/user/session`: a super-user reads a session's details.
+pub fn details(ctx: &mut Ctx<'_>, fields: &Fields) -> Result<Reply, Stop> {
+    check_app(ctx, &fields.current_app)?;
+    let (_current, target) = resolve_pair(ctx, &fields.current_ust, &fields.target_ust)?;
+    let session = &target.session;
+    let fields = Map::from_iter([
+        time_field("creation_time", session.creation_time),
+        time_field("expiration_time", session.expiration_time),
+        (
+            "remote_addr".into(),
+            Value::String(session.remote_addr.clone()),
+        ),
+        (
+            "user_agent".into(),
+            Value::String(session.user_agent.clone()),
+        ),
+    ]);
+    Ok(Reply {
+        fields,
+        ..Reply::default()
+    })
+}
+
+/// POST `/zato/sso/user/session`: a super-user checks whether a session is
+/// usable. A bad caller is an error; a bad target is `is_valid: false`.
+/// Nothing is renewed.
+pub fn verify(ctx: &mut Ctx<'_>, fields: &Fields) -> Result<Reply, Stop> {
+    check_app(ctx, &fields.current_app)?;
+    let (_current, target) = resolve_both(ctx, &fields.current_ust, &fields.target_ust)?;
+    let mut reply = Reply::default();
+    reply
+        .fields
+        .insert("is_valid".into(), Value::Bool(target.is_ok()));
+    Ok(reply)
+}
+
+/// GET `/zato/sso/user`: the owner of the caller's own session.
+pub fn owner(ctx: &mut Ctx<'_>, fields: &Fields) -> Result<Reply, Stop> {
+    check_app(ctx, &fields.current_app)?;
+    let LiveSession { user, .. } = resolve_own(ctx, fields.own_ust())?;
+    let fields = Map::from_iter([
+        ("user_id".into(), Value::String(user.user_id)),
+        ("username".into(), Value::String(user.username)),
+        ("is_super_user".into(), Value::Bool(user.is_super_user)),
+        time_field("creation_time", user.creation_time),
+    ]);
+    Ok(Reply {
+        fields,
+        ..Reply::default()
+    })
+}
+
+fn time_field(name: &str, micros: i64) -> (String, Value) {
+    (name.into(), Value::String(format_micros(Some(micros))))
+}

@@ -1,0 +1,421 @@
+//! The effective settings: defaults, then `sessattr.toml` (in the data dir,
+//! or `--config FILE`), then `SESSATTR_*` environment variables, then
+//! command-line flags — each layer overriding the one before, setting by
+//! setting.
+//!
+//! Every setting has one name, used as the TOML key (dotted for tables),
+//! the environment variable (`SESSATTR_` + upper case, `.` → `_`) and the
+//! flag (`--` + `-` for `_` and `.`): `limits.value_max_bytes`,
+//! `SESSATTR_LIMITS_VALUE_MAX_BYTES`, `--limits-value-max-bytes`.
+//! No setting is secret: the encryption keys live in the key file.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use sessattr_core::config::{Argon2Params, Config, KeyEntry, Limits};
+
+use crate::Error;
+use crate::cli::{DEFAULT_LISTEN, LogFormat};
+
+/// Name of the config file looked for in the data dir.
+pub const CONFIG_FILE: &str = "sessattr.toml";
+/// Longest session lifetime and sweeper interval: ten years, in seconds.
+pub const MAX_SECS: u64 = 315_360_000;
+
+/// Everything configurable, with where each value came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Address `serve` listens on.
+    pub listen: SocketAddr,
+    /// Log line format.
+    pub log_format: LogFormat,
+    /// Seconds between sweeper runs.
+    pub sweep_interval: u64,
+    /// Lifetime of a new or renewed session, in seconds.
+    pub session_lifetime: u64,
+    /// Applications allowed in `current_app`.
+    pub apps: Vec<String>,
+    /// The limits of SPEC 3.
+    pub limits: Limits,
+    /// argon2id costs of new password hashes.
+    pub argon2: Argon2Params,
+    /// The config file read, if any.
+    pub file: Option<PathBuf>,
+    /// Setting name → where its value came from (`file`, `env NAME`,
+    /// `flag --name`); defaults are absent.
+    pub sources: BTreeMap<&'static str, String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let core = Config::default();
+        Self {
+            listen: DEFAULT_LISTEN
+                .parse()
+                .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 17010))),
+            log_format: LogFormat::Text,
+            sweep_interval: 60,
+            session_lifetime: 3600,
+            apps: core.apps,
+            limits: core.limits,
+            argon2: core.argon2,
+            file: None,
+            sources: BTreeMap::new(),
+        }
+    }
+}
+
+/// The names of every setting, in display order.
+pub const NAMES: [&str; 13] = [
+    "listen",
+    "log_format",
+    "sweep_interval",
+    "session_lifetime",
+    "apps",
+    "limits.name_max_bytes",
+    "limits.value_max_bytes",
+    "limits.data_max_items",
+    "limits.body_max_bytes",
+    "limits.attrs_per_session",
+    "argon2.m_cost",
+    "argon2.t_cost",
+    "argon2.p_cost",
+];
+
+/// The environment variable of a setting.
+pub fn env_name(name: &str) -> String {
+    format!("SESSATTR_{}", name.replace('.', "_").to_ascii_uppercase())
+}
+
+/// The flag of a setting.
+pub fn flag_name(name: &str) -> String {
+    format!("--{}", name.replace(['.', '_'], "-"))
+}
+
+/// The config file's shape: every key optional, unknown keys refused (a
+/// typo must not be ignored).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<String>,
+    log_format: Option<String>,
+    sweep_interval: Option<u64>,
+    session_lifetime: Option<u64>,
+    apps: Option<Vec<String>>,
+    #[serde(default)]
+    limits: FileLimits,
+    #[serde(default)]
+    argon2: FileArgon2,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLimits {
+    name_max_bytes: Option<u64>,
+    value_max_bytes: Option<u64>,
+    data_max_items: Option<u64>,
+    body_max_bytes: Option<u64>,
+    attrs_per_session: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileArgon2 {
+    m_cost: Option<u64>,
+    t_cost: Option<u64>,
+    p_cost: Option<u64>,
+}
+
+impl FileSettings {
+    /// The file's values as text by setting name, so that every layer is
+    /// parsed and checked by the same code.
+    fn into_texts(self) -> Vec<(&'static str, String)> {
+        let num = |v: Option<u64>| v.map(|n| n.to_string());
+        [
+            ("listen", self.listen),
+            ("log_format", self.log_format),
+            ("sweep_interval", num(self.sweep_interval)),
+            ("session_lifetime", num(self.session_lifetime)),
+            ("apps", self.apps.map(|apps| apps.join(","))),
+            ("limits.name_max_bytes", num(self.limits.name_max_bytes)),
+            ("limits.value_max_bytes", num(self.limits.value_max_bytes)),
+            ("limits.data_max_items", num(self.limits.data_max_items)),
+            ("limits.body_max_bytes", num(self.limits.body_max_bytes)),
+            (
+                "limits.attrs_per_session",
+                num(self.limits.attrs_per_session),
+            ),
+            ("argon2.m_cost", num(self.argon2.m_cost)),
+            ("argon2.t_cost", num(self.argon2.t_cost)),
+            ("argon2.p_cost", num(self.argon2.p_cost)),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.map(|v| (name, v)))
+        .collect()
+    }
+}
+
+impl Settings {
+    /// Loads the layers: `file` (or `sessattr.toml` in `data_dir` when it
+    /// exists), the environment, then `flags` (setting name → text).
+    pub fn load(
+        data_dir: &Path,
+        file: Option<&Path>,
+        flags: &[(&'static str, String)],
+    ) -> Result<Self, Error> {
+        let mut settings = Self::default();
+        let path = match file {
+            Some(path) => Some(path.to_path_buf()),
+            None => Some(data_dir.join(CONFIG_FILE)).filter(|p| p.is_file()),
+        };
+        if let Some(path) = &path {
+            let text = std::fs::read_to_string(path).map_err(|err| Error::Config {
+                what: format!("cannot read {}", path.display()),
+                reason: err.to_string(),
+            })?;
+            let parsed: FileSettings = toml::from_str(&text).map_err(|err| Error::Config {
+                what: format!("{} is not a valid config file", path.display()),
+                reason: err.message().to_owned(),
+            })?;
+            for (name, value) in parsed.into_texts() {
+                settings.set(name, &value, format!("file {}", path.display()))?;
+            }
+            settings.file = Some(path.clone());
+        }
+        for name in NAMES {
+            let var = env_name(name);
+            if let Ok(value) = std::env::var(&var) {
+                settings.set(name, &value, format!("env {var}"))?;
+            }
+        }
+        for (name, value) in flags {
+            settings.set(name, value, format!("flag {}", flag_name(name)))?;
+        }
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// Sets one setting from text, checking it.
+    fn set(&mut self, name: &'static str, text: &str, source: String) -> Result<(), Error> {
+        let bad = |reason: &str| Error::Config {
+            what: format!("{name} from {source}"),
+            reason: reason.to_owned(),
+        };
+        let secs = |text: &str| match text.trim().parse::<u64>() {
+            Ok(n) if (1..=MAX_SECS).contains(&n) => Ok(n),
+            _ => Err(bad("a whole number of seconds from 1 to 315360000")),
+        };
+        let count = |text: &str| match text.trim().parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(n),
+            _ => Err(bad("a whole number of at least 1")),
+        };
+        let cost = |text: &str| match text.trim().parse::<u32>() {
+            Ok(n) if n >= 1 => Ok(n),
+            _ => Err(bad("a whole number from 1 to 4294967295")),
+        };
+        match name {
+            "listen" => {
+                self.listen = text
+                    .trim()
+                    .parse()
+                    .map_err(|_| bad("an address such as 127.0.0.1:17010"))?;
+            }
+            "log_format" => {
+                self.log_format = match text.trim() {
+                    "text" => LogFormat::Text,
+                    "json" => LogFormat::Json,
+                    _ => return Err(bad("text or json")),
+                };
+            }
+            "sweep_interval" => self.sweep_interval = secs(text)?,
+            "session_lifetime" => self.session_lifetime = secs(text)?,
+            "apps" => {
+                let apps: Vec<String> = text
+                    .split(',')
+                    .map(|a| a.trim().to_owned())
+                    .filter(|a| !a.is_empty())
+                    .collect();
+                if apps.is_empty() {
+                    return Err(bad("at least one application name"));
+                }
+                self.apps = apps;
+            }
+            "limits.name_max_bytes" => self.limits.name_max_bytes = count(text)?,
+            "limits.value_max_bytes" => self.limits.value_max_bytes = count(text)?,
+            "limits.data_max_items" => self.limits.data_max_items = count(text)?,
+            "limits.body_max_bytes" => self.limits.body_max_bytes = count(text)?,
+            "limits.attrs_per_session" => self.limits.attrs_per_session = count(text)?,
+            "argon2.m_cost" => self.argon2.m_cost = cost(text)?,
+            "argon2.t_cost" => self.argon2.t_cost = cost(text)?,
+            "argon2.p_cost" => self.argon2.p_cost = cost(text)?,
+            _ => return Err(bad("no such setting")),
+        }
+        self.sources.insert(name, source);
+        Ok(())
+    }
+
+    /// Checks what one setting alone cannot tell.
+    fn check(&self) -> Result<(), Error> {
+        sessattr_core::password::check_params(self.argon2).map_err(|_| Error::Config {
+            what: "argon2".into(),
+            reason: "m_cost must be at least 8 × p_cost KiB".into(),
+        })
+    }
+
+    /// The core's configuration, with the keyring.
+    pub fn core_config(&self, keys: Vec<KeyEntry>) -> Config {
+        Config {
+            apps: self.apps.clone(),
+            limits: self.limits,
+            session_lifetime_secs: i64::try_from(self.session_lifetime).unwrap_or(i64::MAX),
+            keys,
+            argon2: self.argon2,
+        }
+    }
+
+    /// The effective settings as a TOML document that `--config` accepts,
+    /// each line commented with its source (`config show`).
+    pub fn show(&self, data_dir: &Path) -> String {
+        let mut out = String::new();
+        let from = |name: &str| {
+            self.sources
+                .get(name)
+                .map_or_else(|| String::from("default"), Clone::clone)
+        };
+        let _ = writeln!(out, "# sessattr effective configuration");
+        let _ = writeln!(out, "# data dir: {}", data_dir.display());
+        let file = self
+            .file
+            .as_ref()
+            .map_or_else(|| String::from("none"), |p| p.display().to_string());
+        let _ = writeln!(out, "# config file: {file}");
+        let _ = writeln!(
+            out,
+            "# encryption keys: {} (never shown)\n",
+            data_dir.join(crate::datadir::KEY_FILE).display()
+        );
+        let line = |out: &mut String, key: &str, name: &str, value: String| {
+            let _ = writeln!(out, "{key} = {value}  # {}", from(name));
+        };
+        let quoted = |text: &str| toml::Value::String(text.to_owned()).to_string();
+        line(
+            &mut out,
+            "listen",
+            "listen",
+            quoted(&self.listen.to_string()),
+        );
+        let format = match self.log_format {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        };
+        line(&mut out, "log_format", "log_format", quoted(format));
+        for (name, value) in [
+            ("sweep_interval", self.sweep_interval),
+            ("session_lifetime", self.session_lifetime),
+        ] {
+            line(&mut out, name, name, value.to_string());
+        }
+        let apps: Vec<String> = self.apps.iter().map(|a| quoted(a)).collect();
+        line(&mut out, "apps", "apps", format!("[{}]", apps.join(", ")));
+        let _ = writeln!(out, "\n[limits]");
+        let limits = self.limits;
+        for (key, value) in [
+            ("name_max_bytes", limits.name_max_bytes),
+            ("value_max_bytes", limits.value_max_bytes),
+            ("data_max_items", limits.data_max_items),
+            ("body_max_bytes", limits.body_max_bytes),
+            ("attrs_per_session", limits.attrs_per_session),
+        ] {
+            line(&mut out, key, &format!("limits.{key}"), value.to_string());
+        }
+        let _ = writeln!(out, "\n[argon2]");
+        for (key, value) in [
+            ("m_cost", self.argon2.m_cost),
+            ("t_cost", self.argon2.t_cost),
+            ("p_cost", self.argon2.p_cost),
+        ] {
+            line(&mut out, key, &format!("argon2.{key}"), value.to_string());
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_map_to_env_and_flags() {
+        assert_eq!(
+            env_name("limits.value_max_bytes"),
+            "SESSATTR_LIMITS_VALUE_MAX_BYTES"
+        );
+        assert_eq!(
+            flag_name("limits.value_max_bytes"),
+            "--limits-value-max-bytes"
+        );
+        assert_eq!(env_name("listen"), "SESSATTR_LISTEN");
+    }
+
+    #[test]
+    fn each_layer_overrides_the_one_before() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        std::fs::write(
+            tmp.path().join(CONFIG_FILE),
+            "session_lifetime = 600\napps = [\"CRM\", \"ERP\"]\n[limits]\nvalue_max_bytes = 10\n",
+        )
+        .expect("write");
+        let flags = [("session_lifetime", String::from("900"))];
+        let settings = Settings::load(tmp.path(), None, &flags).expect("loads");
+        assert_eq!(settings.session_lifetime, 900);
+        assert_eq!(settings.apps, ["CRM", "ERP"]);
+        assert_eq!(settings.limits.value_max_bytes, 10);
+        assert_eq!(settings.limits.name_max_bytes, 191, "default");
+        assert_eq!(
+            settings.sources["session_lifetime"],
+            "flag --session-lifetime"
+        );
+        assert!(settings.sources["apps"].starts_with("file "));
+        let shown = settings.show(tmp.path());
+        assert!(shown.contains("session_lifetime = 900  # flag --session-lifetime"));
+        assert!(shown.contains("name_max_bytes = 191  # default"));
+        // What `show` prints is a config file that gives the same settings.
+        let again_path = tmp.path().join("again.toml");
+        std::fs::write(&again_path, &shown).expect("write");
+        let again = Settings::load(tmp.path(), Some(&again_path), &[]).expect("reloads");
+        assert_eq!(again.session_lifetime, 900);
+        assert_eq!(again.apps, settings.apps);
+        assert_eq!(again.limits, settings.limits);
+    }
+
+    #[test]
+    fn bad_values_and_unknown_keys_are_refused_with_their_source() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let file = tmp.path().join("c.toml");
+        std::fs::write(&file, "sesion_lifetime = 5\n").expect("write");
+        let err = Settings::load(tmp.path(), Some(&file), &[]).expect_err("typo");
+        assert!(err.to_string().contains("not a valid config file"), "{err}");
+        for (name, value) in [
+            ("sweep_interval", "0"),
+            ("session_lifetime", "315360001"),
+            ("listen", "nowhere"),
+            ("log_format", "xml"),
+            ("apps", " , "),
+            ("limits.body_max_bytes", "0"),
+            ("argon2.t_cost", "-1"),
+        ] {
+            let err = Settings::load(tmp.path(), None, &[(name, value.into())])
+                .expect_err(name)
+                .to_string();
+            assert!(err.contains(name) && err.contains("flag"), "{err}");
+        }
+        let err =
+            Settings::load(tmp.path(), None, &[("argon2.m_cost", "1".into())]).expect_err("argon2");
+        assert!(err.to_string().contains("argon2"), "{err}");
+        let missing = tmp.path().join("missing.toml");
+        assert!(Settings::load(tmp.path(), Some(&missing), &[]).is_err());
+    }
+}
