@@ -37,7 +37,7 @@ fn every_case_of_tests_cases_passes() {
     }
     let server = Server::start(&data, &log, &["--test-clock"]);
 
-    let mut runner = Runner::new(&server.base, openapi);
+    let mut runner = Runner::new(&server.base, data.clone(), log.clone(), openapi);
     for (name, file) in &files {
         runner.stats.files += 1;
         for case in &file.cases {
@@ -48,13 +48,14 @@ fn every_case_of_tests_cases_passes() {
     let failed_steps = stats.requests - stats.passed;
     eprintln!(
         "conformance: {} files, {} cases played ({} skipped), {} requests \
-         (+{} logins, {} clock moves): {} passed, {} failed",
+         (+{} logins, {} clock moves, {} user commands): {} passed, {} failed",
         stats.files,
         stats.cases,
         stats.skipped,
         stats.requests,
         stats.logins,
         stats.clock_moves,
+        stats.user_commands,
         stats.passed,
         failed_steps
     );

@@ -46,13 +46,14 @@ pub fn run(ctx: &mut Ctx<'_>, fields: &Fields, request: &HttpRequest) -> Result<
     let expiration_time = ctx.now.saturating_add(lifetime);
     let session = SessionRecord {
         v: RECORD_VERSION,
-        user_id: user.user_id,
-        username: user.username,
+        user_id: user.user_id.clone(),
+        username: user.username.clone(),
         current_app: fields.app_for_log().unwrap_or_default(),
         creation_time: ctx.now,
         expiration_time,
         remote_addr: request.remote_addr.clone(),
         user_agent: request.user_agent.clone(),
+        user_epoch: user.session_epoch,
     };
     let mut reply = Reply::default();
     reply.writes.ops.push(WriteOp {

@@ -1,9 +1,10 @@
 //! The CLI's user commands: add, list, lock, unlock, delete, passwd.
 //!
 //! Ending a user's sessions needs no index of them: a session resolves only
-//! while its owner exists with the same `user_id`, is unlocked, and has not
-//! ended the sessions of that time ([`UserRecord::owns_live`]). The session
-//! records themselves go when they expire (the sweeper).
+//! while its owner exists with the same `user_id`, is unlocked, and is still
+//! at the session generation the session was created in
+//! ([`UserRecord::owns_live`]). The session records themselves go when they
+//! expire (the sweeper).
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -40,7 +41,7 @@ pub fn add(ctx: &mut Ctx<'_>, command: &UserAdd) -> Result<Reply, Stop> {
         is_super_user: command.is_super_user,
         is_locked: false,
         creation_time: ctx.now,
-        sessions_ended_at: None,
+        session_epoch: 0,
     };
     let mut reply = Reply::default();
     reply.writes.ops.push(put_user(&user, Expect::Absent));
@@ -75,9 +76,9 @@ pub fn list(ctx: &mut Ctx<'_>) -> Result<Reply, Stop> {
 
 /// Locks a user and ends every session of theirs.
 pub fn lock(ctx: &mut Ctx<'_>, user: &UserName) -> Result<Reply, Stop> {
-    change(ctx, "user.lock", &user.username, |ctx, user| {
+    change(ctx, "user.lock", &user.username, |_, user| {
         user.is_locked = true;
-        user.sessions_ended_at = Some(ctx.now);
+        end_sessions(user);
         Ok(())
     })
 }
@@ -96,7 +97,7 @@ pub fn passwd(ctx: &mut Ctx<'_>, command: &UserPasswd) -> Result<Reply, Stop> {
     change(ctx, "user.passwd", &command.username, |ctx, user| {
         user.password_hash =
             password::hash(&command.password, ctx.config.argon2, &mut ctx.entropy)?;
-        user.sessions_ended_at = Some(ctx.now);
+        end_sessions(user);
         Ok(())
     })
 }
@@ -113,6 +114,11 @@ pub fn delete(ctx: &mut Ctx<'_>, user: &UserName) -> Result<Reply, Stop> {
         expect: Expect::Value(String::from(text)),
     });
     Ok(reply)
+}
+
+/// Ends every session of `user` (a new generation).
+fn end_sessions(user: &mut UserRecord) {
+    user.session_epoch = user.session_epoch.wrapping_add(1);
 }
 
 /// Reads user `username`, applies `edit`, and writes it back over exactly

@@ -25,24 +25,23 @@ pub struct UserRecord {
     pub is_locked: bool,
     /// Unix micros.
     pub creation_time: i64,
-    /// Sessions created at or before this instant (unix micros) have ended:
-    /// set by `user lock` and `user passwd`, so that unlocking does not
-    /// revive them. `None` (also in records written before the field
-    /// existed): no session was ended this way.
+    /// The generation of the user's sessions: a session is usable only
+    /// while it carries this number. `user lock` and `user passwd` count it
+    /// up, which ends every session of the user at once (and unlocking
+    /// revives none). A counter, not a time: nothing depends on two
+    /// processes' clocks agreeing. 0 in records written before the field.
     #[serde(default)]
-    pub sessions_ended_at: Option<i64>,
+    pub session_epoch: u64,
 }
 
 impl UserRecord {
     /// Whether `session` of this user may still be used: the user is
     /// unlocked, is the very user who logged in (not a later namesake) and
-    /// has not ended the sessions of that time.
+    /// has not ended that generation of sessions.
     pub fn owns_live(&self, session: &SessionRecord) -> bool {
         !self.is_locked
             && self.user_id == session.user_id
-            && self
-                .sessions_ended_at
-                .is_none_or(|ended| session.creation_time > ended)
+            && self.session_epoch == session.user_epoch
     }
 }
 
@@ -66,6 +65,9 @@ pub struct SessionRecord {
     pub remote_addr: String,
     /// User-Agent at login.
     pub user_agent: String,
+    /// The owner's [`UserRecord::session_epoch`] at login.
+    #[serde(default)]
+    pub user_epoch: u64,
 }
 
 /// A session attribute (SPEC 1). Stored under [`super::layout::attr_key`].

@@ -190,7 +190,6 @@ pub fn add_user(data_dir: &Path, log: &Path, name: &str, password: &str, super_u
     assert_eq!(stdout.trim_end(), expected);
 }
 
-/// A blocking HTTP client.
 /// Logs `username` in with `current_app` CRM; answers the UST.
 pub fn login(
     client: &reqwest::blocking::Client,
@@ -208,6 +207,7 @@ pub fn login(
     answer.body["ust"].as_str().expect("ust").to_owned()
 }
 
+/// A blocking HTTP client.
 pub fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(60))

@@ -41,6 +41,8 @@ pub struct Case {
 pub enum Step {
     /// `{"advance_secs": N}`.
     Clock(ClockStep),
+    /// `{"user_command": ["lock", "carol"]}`.
+    User(UserStep),
     /// `{"request": …, "expect": …, "capture": …}`.
     Http(Box<HttpStep>),
 }
@@ -51,6 +53,17 @@ pub enum Step {
 pub struct ClockStep {
     /// Seconds to add to the clock.
     pub advance_secs: u64,
+    /// Free text.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Runs a user command of the embedding (`lock` or `unlock` a user).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserStep {
+    /// The command and the user's name: `["lock", NAME]` or `["unlock", NAME]`.
+    pub user_command: Vec<String>,
     /// Free text.
     #[serde(default)]
     pub note: Option<String>,
@@ -152,6 +165,19 @@ fn check_file(name: &str, file: &CaseFile) -> Result<(), String> {
             return Err(format!("{name}: case {:?} has no steps", case.name));
         }
         for (index, step) in case.steps.iter().enumerate() {
+            if let Step::User(step) = step {
+                let command = step
+                    .user_command
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>();
+                if !matches!(command.as_slice(), ["lock" | "unlock", _]) {
+                    return Err(format!(
+                        "{name}: case {:?} step {index}: user_command is [\"lock\"|\"unlock\", NAME]",
+                        case.name
+                    ));
+                }
+            }
             if let Step::Http(step) = step {
                 let r = &step.request;
                 if r.body.is_some() && r.body_raw.is_some() {

@@ -8,7 +8,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
-use super::format::{Case, ClockStep, HttpStep, Request, Step};
+use std::path::PathBuf;
+
+use super::format::{Case, ClockStep, HttpStep, Request, Step, UserStep};
 use super::http::{Answer, Outgoing, client, send};
 use super::matcher::{check, short};
 use super::openapi::OpenApi;
@@ -25,7 +27,7 @@ pub struct Fixture {
 }
 
 /// The fixture users of `tests/cases/README.md`.
-pub const USERS: [Fixture; 4] = [
+pub const USERS: [Fixture; 6] = [
     Fixture {
         name: "admin",
         password: "admin-Pa55word-Zq81",
@@ -45,6 +47,16 @@ pub const USERS: [Fixture; 4] = [
         name: "bob",
         password: "bob-Pa55word-Kj22",
         super_user: false,
+    },
+    Fixture {
+        name: "carol",
+        password: "carol-Pa55word-Ml09",
+        super_user: false,
+    },
+    Fixture {
+        name: "boss",
+        password: "boss-Pa55word-Tq70",
+        super_user: true,
     },
 ];
 
@@ -77,6 +89,8 @@ pub struct Stats {
     pub logins: usize,
     /// Clock steps.
     pub clock_moves: usize,
+    /// User-command steps.
+    pub user_commands: usize,
 }
 
 /// One failing step (or a failing login before the steps).
@@ -96,6 +110,9 @@ pub struct Failure {
 pub struct Runner {
     client: reqwest::blocking::Client,
     base: String,
+    /// The server's data dir and log, for `sessattr user …` steps.
+    data_dir: PathBuf,
+    log: PathBuf,
     openapi: OpenApi,
     /// Counters.
     pub stats: Stats,
@@ -104,11 +121,14 @@ pub struct Runner {
 }
 
 impl Runner {
-    /// A runner for the server at `base` (`http://127.0.0.1:PORT`).
-    pub fn new(base: &str, openapi: OpenApi) -> Self {
+    /// A runner for the server at `base` (`http://127.0.0.1:PORT`) on
+    /// `data_dir`, whose CLI output goes to `log`.
+    pub fn new(base: &str, data_dir: PathBuf, log: PathBuf, openapi: OpenApi) -> Self {
         Self {
             client: client(),
             base: base.to_owned(),
+            data_dir,
+            log,
             openapi,
             stats: Stats::default(),
             failures: Vec::new(),
@@ -144,6 +164,7 @@ impl Runner {
         for (index, step) in case.steps.iter().enumerate() {
             let (result, note) = match step {
                 Step::Clock(clock) => (self.advance(clock), &clock.note),
+                Step::User(user) => (self.user_command(user), &user.note),
                 Step::Http(step) => (self.play_step(step, &mut vars), &step.note),
             };
             if let Err(failure) = result {
@@ -209,6 +230,28 @@ impl Runner {
                 problems: vec!["the test clock did not move (is --test-clock on?)".into()],
             })
         }
+    }
+
+    /// A user-command step: `sessattr user lock|unlock NAME` on the data
+    /// dir of the running server.
+    fn user_command(&mut self, step: &UserStep) -> Result<(), Failure> {
+        self.stats.user_commands += 1;
+        let mut args = vec!["user"];
+        args.extend(step.user_command.iter().map(String::as_str));
+        let output = crate::common::run_cli(&self.data_dir, &self.log, &args, "");
+        if output.status.success() {
+            return Ok(());
+        }
+        Err(Failure {
+            place: String::new(),
+            about: Vec::new(),
+            exchange: vec![format!("sessattr {}", args.join(" "))],
+            problems: vec![format!(
+                "exit {}: {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            )],
+        })
     }
 
     /// A request step: send, capture, check.
