@@ -51,10 +51,6 @@ impl Fixture {
             .get(&self.key(name))
             .map(|t| decode(t).unwrap())
     }
-
-    fn stored_text(&self, name: &str) -> String {
-        self.world.store.get(&self.key(name)).cloned().unwrap()
-    }
 }
 
 fn put_expires_at(answer: &support::Answer, index: usize) -> Option<i64> {
@@ -65,25 +61,53 @@ fn put_expires_at(answer: &support::Answer, index: usize) -> Option<i64> {
 }
 
 #[test]
-fn set_and_update_replace_exactly_the_record_they_read() {
+fn every_write_replaces_exactly_the_index_it_read_and_checks_the_session() {
     let mut f = fixture();
+    let index_key = format!("sa:i:{{{}}}", session_id(&f.alice));
+    let session_key = format!("sa:s:{{{}}}", session_id(&f.alice));
+    let first = f.call("POST", "", json!({"name": "a", "value": "1"}));
+    assert_eq!(first.status, 200, "{}", first.body);
+    let expects: Vec<(&str, &Expect)> = first
+        .decision
+        .writes
+        .ops
+        .iter()
+        .map(|op| (op.key.as_str(), &op.expect))
+        .collect();
+    let session_text = f.world.store[&session_key].clone();
     assert_eq!(
-        f.call("POST", "", json!({"name": "a", "value": "1"}))
-            .status,
-        200
+        expects,
+        [
+            (f.key("a").as_str(), &Expect::Any),
+            (index_key.as_str(), &Expect::Absent),
+            (session_key.as_str(), &Expect::Value(session_text.clone())),
+        ]
     );
-    let before = f.stored_text("a");
-    for (method, value) in [("PUT", "2"), ("PATCH", "3")] {
-        let read = f.stored_text("a");
-        let answer = f.call(method, "", json!({"name": "a", "value": value}));
+    assert!(matches!(
+        first.decision.writes.ops[2].action,
+        WriteAction::Check
+    ));
+    for (method, path, extra) in [
+        ("PUT", "", json!({"name": "a", "value": "2"})),
+        ("PATCH", "", json!({"name": "a", "value": "3"})),
+        ("PUT", "", json!({"name": "b", "value": "new"})),
+        ("DELETE", "", json!({"name": "b"})),
+    ] {
+        let read = f.world.store[&index_key].clone();
+        let answer = f.call(method, path, extra);
         assert_eq!(answer.status, 200, "{}", answer.body);
-        assert_eq!(answer.decision.writes.ops[0].expect, Expect::Value(read));
+        let index_op = answer
+            .decision
+            .writes
+            .ops
+            .iter()
+            .find(|op| op.key == index_key)
+            .expect("the index is written");
+        assert_eq!(index_op.expect, Expect::Value(read), "{method}");
+        assert!(answer.decision.writes.ops.iter().any(|op| op.key == session_key
+            && op.expect == Expect::Value(session_text.clone())));
     }
-    assert_ne!(f.stored_text("a"), before);
     assert_eq!(f.record("a").unwrap().value, "3");
-    // A set of a new name is put-if-absent.
-    let answer = f.call("PUT", "", json!({"name": "new", "value": "v"}));
-    assert_eq!(answer.decision.writes.ops[0].expect, Expect::Absent);
 }
 
 #[test]
@@ -188,7 +212,21 @@ fn delete_writes_only_what_is_stored_and_dead_records_go_too() {
         .iter()
         .map(|o| o.key.as_str())
         .collect();
-    assert_eq!(keys, [f.key("live"), f.key("dying")]);
+    let index_key = format!("sa:i:{{{}}}", session_id(&f.alice));
+    let session_key = format!("sa:s:{{{}}}", session_id(&f.alice));
+    assert_eq!(
+        keys,
+        [
+            f.key("live"),
+            f.key("dying"),
+            index_key.clone(),
+            session_key
+        ]
+    );
+    assert!(
+        !f.world.store.contains_key(&index_key),
+        "an empty index is deleted"
+    );
     assert!(f.record("live").is_none() && f.record("dying").is_none());
     let nothing = f.call("DELETE", "", json!({"name": "never"}));
     assert!(nothing.decision.writes.is_empty());

@@ -56,34 +56,40 @@ fn creates_an_encrypted_expiring_attribute_then_refuses_a_duplicate() {
 }
 
 #[test]
-fn the_write_is_put_if_absent_and_expires_with_the_session_at_the_latest() {
+fn the_first_write_creates_the_index_and_expires_with_the_session_at_the_latest() {
     let mut world = World::new();
     let (admin, alice) = world.two_sessions();
     let mut body = seed_body(&admin, &alice);
     body["expiration"] = json!(315_360_000);
     let answer = world.create(body);
-    let op = &answer.decision.writes.ops[0];
-    assert_eq!(op.expect, Expect::Absent);
     let session_end = T0 + 3600 * 1_000_000;
+    let [attr, index, _guard] = answer.decision.writes.ops.as_slice() else {
+        panic!("{:?}", answer.decision.writes)
+    };
     assert!(
-        matches!(op.action, WriteAction::Put { expires_at: Some(at), .. } if at == session_end)
+        matches!(attr.action, WriteAction::Put { expires_at: Some(at), .. } if at == session_end)
+    );
+    assert_eq!(index.key, format!("sa:i:{{{}}}", session_id(&alice)));
+    assert_eq!(index.expect, Expect::Absent, "put-if-absent of the index");
+    assert!(
+        matches!(index.action, WriteAction::Put { expires_at: Some(at), .. } if at == session_end)
     );
 }
 
 #[test]
-fn a_dead_attribute_does_not_block_create_and_is_replaced_by_precondition() {
+fn a_dead_attribute_does_not_block_create_and_is_replaced_over_the_index_read() {
     let mut world = World::new();
     let (admin, alice) = world.two_sessions();
     let mut body = seed_body(&admin, &alice);
     body["expiration"] = json!(5);
     assert_eq!(world.create(body.clone()).status, 200);
+    let index_key = format!("sa:i:{{{}}}", session_id(&alice));
+    let read = world.store[&index_key].clone();
     world.now += 5_000_000;
     let answer = world.create(body);
     assert_eq!(answer.status, 200, "{}", answer.body);
-    assert!(matches!(
-        answer.decision.writes.ops[0].expect,
-        Expect::Value(_)
-    ));
+    let index = &answer.decision.writes.ops[1];
+    assert_eq!(index.expect, Expect::Value(read));
 }
 
 #[test]

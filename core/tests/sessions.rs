@@ -57,7 +57,11 @@ fn logout_removes_the_session_and_its_attributes_at_once() {
     let (admin, alice) = world.two_sessions();
     let many = json!({"data": [{"name": "a", "value": "1"}, {"name": "b", "value": "2", "encrypt": true}]});
     assert_eq!(world.create(attr_body(&admin, &alice, many)).status, 200);
-    assert_eq!(session_keys(&world, &alice).len(), 3);
+    assert_eq!(
+        session_keys(&world, &alice).len(),
+        4,
+        "session, index, a, b"
+    );
 
     let out = world.request(
         "POST",
@@ -65,7 +69,7 @@ fn logout_removes_the_session_and_its_attributes_at_once() {
         &json!({"ust": alice, "current_app": "CRM"}),
     );
     assert_eq!(out.status, 200, "{}", out.body);
-    assert_eq!(out.decision.writes.ops.len(), 3, "one write set");
+    assert_eq!(out.decision.writes.ops.len(), 4, "one write set");
     assert!(session_keys(&world, &alice).is_empty());
     assert_eq!(names(&mut world, &admin, &alice).code(), Some("E007001"));
     let again = world.request(
@@ -105,6 +109,12 @@ fn renew_moves_the_session_end_and_the_store_expiry_of_its_attributes() {
         world.expiries[&short],
         Some(T0 + 600 * SEC),
         "own expiry first"
+    );
+    let index = format!("sa:i:{{{}}}", session_id(&alice));
+    assert_eq!(
+        world.expiries[&index],
+        Some(new_end),
+        "the index lives on too"
     );
     assert!(
         renewed

@@ -48,7 +48,7 @@ pub struct GuestLimits {
 impl Default for GuestLimits {
     fn default() -> Self {
         Self {
-            memory_bytes: 256 << 20,
+            memory_bytes: 512 << 20,
             time_limit: Duration::from_secs(10),
             max_instances: 64,
         }

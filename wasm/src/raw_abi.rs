@@ -41,15 +41,17 @@ pub extern "C" fn sessattr_free(ptr: i32, len: i32) {
 /// buffer packed as `(ptr << 32) | len`.
 #[unsafe(no_mangle)]
 pub extern "C" fn sessattr_step(ptr: i32, len: i32) -> i64 {
-    let input = if ptr == 0 || len <= 0 {
-        Vec::new()
+    let output = if ptr == 0 || len <= 0 {
+        sessattr_core::step_json(&[])
     } else {
         // SAFETY: the host filled `len` bytes at `ptr`, a buffer obtained from
-        // `sessattr_alloc(len)` (ABI contract); it stays valid until freed below.
-        unsafe { std::slice::from_raw_parts(ptr as usize as *const u8, len as usize) }.to_vec()
+        // `sessattr_alloc(len)` (ABI contract); it is read in place (no copy:
+        // a step input may carry tens of MB of records) and freed only after.
+        let input = unsafe { std::slice::from_raw_parts(ptr as usize as *const u8, len as usize) };
+        sessattr_core::step_json(input)
     };
     sessattr_free(ptr, len);
-    let output = sessattr_core::step_json(&input).into_boxed_slice();
+    let output = output.into_boxed_slice();
     let out_len = output.len();
     let out_ptr = Box::into_raw(output) as *mut u8 as usize;
     ((out_ptr as i64) << 32) | out_len as i64

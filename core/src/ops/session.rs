@@ -5,7 +5,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use serde_json::{Map, Value};
 
-use super::attr::read_all;
+use super::attr::read_index;
 use super::auth::{LiveSession, check_app, resolve_both, resolve_own, resolve_pair};
 use super::{Ctx, Reply, Stop};
 use crate::http::fields::Fields;
@@ -14,25 +14,30 @@ use crate::store::layout;
 use crate::store::record::{SessionRecord, encode};
 use crate::time::{MICROS_PER_SEC, format_micros};
 
-/// POST `/zato/sso/user/logout`: the session and every attribute of it are
-/// gone, in one write set.
+/// POST `/zato/sso/user/logout`: the session, its index and every
+/// attribute the index lists are gone, in one write set.
 pub fn logout(ctx: &mut Ctx<'_>, fields: &Fields) -> Result<Reply, Stop> {
     check_app(ctx, &fields.current_app)?;
     let own = resolve_own(ctx, fields.own_ust())?;
-    let attrs = read_all(ctx, &own.sid)?;
-    let mut ops: Vec<WriteOp> = attrs
-        .keys()
-        .map(|name| WriteOp {
-            key: layout::attr_key(&own.sid, name),
-            action: WriteAction::Delete,
-            expect: Expect::Any,
-        })
-        .collect();
-    ops.push(WriteOp {
-        key: layout::session_key(&own.sid),
+    let read = read_index(ctx, &own.sid)?;
+    let delete = |key: String, expect: Expect| WriteOp {
+        key,
         action: WriteAction::Delete,
-        expect: Expect::Value(own.text),
-    });
+        expect,
+    };
+    let mut ops: Vec<WriteOp> = read
+        .index
+        .attrs
+        .keys()
+        .map(|name| delete(layout::attr_key(&own.sid, name), Expect::Any))
+        .collect();
+    if read.text.is_some() {
+        ops.push(delete(layout::index_key(&own.sid), read.expect()));
+    }
+    ops.push(delete(
+        layout::session_key(&own.sid),
+        Expect::Value(own.text),
+    ));
     let mut reply = Reply::default();
     reply.writes.ops = ops;
     Ok(reply)
@@ -40,7 +45,8 @@ pub fn logout(ctx: &mut Ctx<'_>, fields: &Fields) -> Result<Reply, Stop> {
 
 /// PATCH `/zato/sso/user/session`: the session lives a full lifetime from
 /// now. Its attributes keep their own expiry; the store is told to keep
-/// them until the new end of the session (or their own expiry, if sooner).
+/// them and the index until the new end of the session (an attribute's own
+/// expiry, if sooner).
 pub fn renew(ctx: &mut Ctx<'_>, fields: &Fields) -> Result<Reply, Stop> {
     check_app(ctx, &fields.current_app)?;
     let own = resolve_own(ctx, fields.own_ust())?;
@@ -49,17 +55,27 @@ pub fn renew(ctx: &mut Ctx<'_>, fields: &Fields) -> Result<Reply, Stop> {
         .session_lifetime_secs
         .saturating_mul(MICROS_PER_SEC);
     let end = ctx.now.saturating_add(lifetime);
-    let attrs = read_all(ctx, &own.sid)?;
-    let mut ops: Vec<WriteOp> = attrs
+    let read = read_index(ctx, &own.sid)?;
+    let expire = |key: String, at: i64, expect: Expect| WriteOp {
+        key,
+        action: WriteAction::Expire {
+            expires_at: Some(at),
+        },
+        expect,
+    };
+    let mut ops: Vec<WriteOp> = read
+        .index
+        .attrs
         .iter()
-        .map(|(name, stored)| WriteOp {
-            key: layout::attr_key(&own.sid, name),
-            action: WriteAction::Expire {
-                expires_at: Some(stored.record.expiration_time.map_or(end, |at| at.min(end))),
-            },
-            expect: Expect::Value(String::from(stored.text)),
+        .filter(|(_, entry)| entry.is_live(ctx.now))
+        .map(|(name, entry)| {
+            let at = entry.1.map_or(end, |own_end| own_end.min(end));
+            expire(layout::attr_key(&own.sid, name), at, Expect::Any)
         })
         .collect();
+    if read.text.is_some() {
+        ops.push(expire(layout::index_key(&own.sid), end, read.expect()));
+    }
     let session = SessionRecord {
         expiration_time: end,
         ..own.session

@@ -8,6 +8,7 @@
 //! |---|---|
 //! | `sa:s:{SID}` | [`super::record::SessionRecord`] |
 //! | `sa:a:{SID}:NAME` | [`super::record::AttrRecord`] |
+//! | `sa:i:{SID}` | [`super::record::AttrIndex`] |
 //! | `sa:user:USERNAME` | [`super::record::UserRecord`] |
 //!
 //! `SID` is the session id: a SHA-256 of the UST ([`crate::ust::session_id`]),
@@ -34,6 +35,11 @@ pub fn attr_key(sid: &str, name: &str) -> String {
 /// Prefix of every user record.
 pub const USER_PREFIX: &str = "sa:user:";
 
+/// Key of the index of a session's attributes.
+pub fn index_key(sid: &str) -> String {
+    format!("sa:i:{{{sid}}}")
+}
+
 /// Key of a user record.
 pub fn user_key(username: &str) -> String {
     format!("{USER_PREFIX}{username}")
@@ -49,6 +55,7 @@ mod tests {
         assert_eq!(key, "sa:a:{ab12}:color");
         assert!(key.starts_with(&attr_prefix("ab12")));
         assert_eq!(session_key("ab12"), "sa:s:{ab12}");
+        assert_eq!(index_key("ab12"), "sa:i:{ab12}");
     }
 
     #[test]

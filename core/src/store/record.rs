@@ -1,5 +1,6 @@
 //! Record encodings: versioned JSON, one object per key.
 
+use alloc::collections::BTreeMap;
 use alloc::string::String;
 use serde::{Deserialize, Serialize};
 
@@ -97,6 +98,69 @@ impl AttrRecord {
     }
 }
 
+/// The index of a session's attributes (stored under
+/// [`super::layout::index_key`]): what every decision but `get` needs to
+/// know of them, so that no decision reads the values of a session. Every
+/// attribute write updates it in the same write set, with the index as read
+/// as its precondition.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttrIndex {
+    /// Record format version.
+    pub v: u32,
+    /// Name → the attribute's metadata. May still list attributes that
+    /// have expired; writes drop those.
+    #[serde(rename = "a")]
+    pub attrs: BTreeMap<String, IndexEntry>,
+}
+
+/// One attribute in the [`AttrIndex`]: `[creation_time, expiration_time,
+/// is_encrypted]`, compact because a session may hold 10 000.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexEntry(
+    /// Unix micros of creation.
+    pub i64,
+    /// Unix micros of the attribute's own expiry; `None` = never.
+    pub Option<i64>,
+    /// Whether the value is stored encrypted.
+    pub bool,
+);
+
+impl IndexEntry {
+    /// Live iff its own expiry is in the future (its session's liveness is
+    /// checked separately).
+    pub fn is_live(&self, now: i64) -> bool {
+        self.1.is_none_or(|at| at > now)
+    }
+}
+
+impl AttrIndex {
+    /// An empty index of the current format.
+    pub fn new() -> Self {
+        Self {
+            v: RECORD_VERSION,
+            attrs: BTreeMap::new(),
+        }
+    }
+
+    /// The live entry of `name`, if any.
+    pub fn live(&self, name: &str, now: i64) -> Option<&IndexEntry> {
+        self.attrs.get(name).filter(|e| e.is_live(now))
+    }
+
+    /// The names of the live attributes, in byte (= code point) order.
+    pub fn live_names(&self, now: i64) -> impl Iterator<Item = &str> {
+        self.attrs
+            .iter()
+            .filter(move |(_, e)| e.is_live(now))
+            .map(|(name, _)| name.as_str())
+    }
+
+    /// Forgets the attributes that have expired.
+    pub fn prune(&mut self, now: i64) {
+        self.attrs.retain(|_, e| e.is_live(now));
+    }
+}
+
 /// Encodes a record.
 pub fn encode<T: Serialize>(record: &T) -> String {
     // Records are plain structs of strings, integers and booleans:
@@ -130,7 +194,7 @@ macro_rules! versioned {
         }
     )*};
 }
-versioned!(UserRecord, SessionRecord, AttrRecord);
+versioned!(UserRecord, SessionRecord, AttrRecord, AttrIndex);
 
 #[cfg(test)]
 mod tests {
@@ -160,6 +224,24 @@ mod tests {
         future.v = 2;
         assert_eq!(decode::<AttrRecord>(&encode(&future)), Err(Error::Internal));
         assert_eq!(decode::<AttrRecord>("{"), Err(Error::Internal));
+    }
+
+    #[test]
+    fn the_index_is_compact_and_knows_what_is_live() {
+        let mut index = AttrIndex::new();
+        index
+            .attrs
+            .insert("a".into(), IndexEntry(1, Some(10), true));
+        index.attrs.insert("b".into(), IndexEntry(2, None, false));
+        assert_eq!(
+            encode(&index),
+            r#"{"v":1,"a":{"a":[1,10,true],"b":[2,null,false]}}"#
+        );
+        assert_eq!(decode::<AttrIndex>(&encode(&index)), Ok(index.clone()));
+        assert!(index.live("a", 9).is_some() && index.live("a", 10).is_none());
+        assert_eq!(index.live_names(10).collect::<alloc::vec::Vec<_>>(), ["b"]);
+        index.prune(10);
+        assert_eq!(index.attrs.len(), 1);
     }
 
     #[test]

@@ -5,31 +5,33 @@
 use alloc::vec::Vec;
 
 use super::items::name_items;
-use super::{begin, read_named};
+use super::{begin, read_index};
 use crate::http::fields::Fields;
 use crate::ops::{Ctx, Reply, Stop};
 use crate::protocol::{Expect, WriteAction, WriteOp};
 use crate::store::layout;
 
-/// Deletes `name` or every name of `data`, in one write set. Only keys that
-/// hold a record are written; a dead record is removed like a live one.
-/// Deletes need no precondition: whatever a concurrent write stored, the
-/// delete comes after it.
+/// Deletes `name` or every name of `data`, in one write set with the new
+/// index. A name the index lists (live or dead) is deleted; a call that
+/// finds none of its names writes nothing.
 pub fn run(ctx: &mut Ctx<'_>, fields: &Fields) -> Result<Reply, Stop> {
     let (shape, target) = begin(ctx, fields)?;
     let names = name_items(&shape, &ctx.config.limits)?;
     ctx.log.names.clone_from(&names);
-    let stored = read_named(ctx, &target.sid, &names)?;
-    let ops: Vec<WriteOp> = names
+    let read = read_index(ctx, &target.sid)?;
+    let mut index = read.index.clone();
+    let mut ops: Vec<WriteOp> = names
         .iter()
-        .zip(stored)
-        .filter(|(_, stored)| stored.is_some())
-        .map(|(name, _)| WriteOp {
+        .filter(|name| index.attrs.remove(name.as_str()).is_some())
+        .map(|name| WriteOp {
             key: layout::attr_key(&target.sid, name),
             action: WriteAction::Delete,
             expect: Expect::Any,
         })
         .collect();
+    if !ops.is_empty() {
+        ops.extend(read.finish(ctx, &target, index));
+    }
     let mut reply = Reply::default();
     reply.writes.ops = ops;
     Ok(reply)

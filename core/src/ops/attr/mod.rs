@@ -2,15 +2,17 @@
 //! ([`write`]), delete ([`delete`]), get, exists and names ([`read`]).
 //!
 //! Every operation authorizes in the order of SPEC 2.3 ([`begin`]), then
-//! reads the target session's attributes it needs. A stored record counts
-//! only while it is live; the target session is live by then (step 4).
+//! reads what it needs of the target session: the attribute index
+//! ([`AttrIndex`]: names, creation and expiry times, encryption) for every
+//! decision, the attribute records themselves only for `get`. A stored
+//! attribute counts only while it is live; the target session is live by
+//! then (step 4).
 
 pub mod delete;
 pub mod items;
 pub mod read;
 pub mod write;
 
-use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use serde_json::{Map, Value};
@@ -20,8 +22,9 @@ use super::{Ctx, Stop};
 use crate::crypto::{Place, Scope};
 use crate::error::Error;
 use crate::http::fields::Fields;
+use crate::protocol::{Expect, WriteAction, WriteOp};
 use crate::store::layout;
-use crate::store::record::{AttrRecord, decode};
+use crate::store::record::{AttrIndex, AttrRecord, decode, encode};
 use crate::time::format_micros;
 use items::{Shape, shape};
 pub use write::Write;
@@ -75,16 +78,73 @@ pub fn read_named<'r>(
     Ok(stored)
 }
 
-/// Every stored attribute of session `sid`, live or dead, by name (in byte
-/// order of the names, which is code point order).
-pub fn read_all<'r>(ctx: &Ctx<'r>, sid: &str) -> Result<BTreeMap<&'r str, Stored<'r>>, Stop> {
-    let prefix = layout::attr_prefix(sid);
-    let mut all = BTreeMap::new();
-    for (key, text) in ctx.reads.scan(&prefix)? {
-        let name = key.strip_prefix(prefix.as_str()).ok_or(Error::Internal)?;
-        all.insert(name, stored_record(text)?);
+/// The attribute index of a session as read: its text (the precondition
+/// of the write that replaces it; `None` when there is none yet) and its
+/// content.
+#[derive(Debug)]
+pub struct IndexRead<'r> {
+    /// The record exactly as read.
+    pub text: Option<&'r str>,
+    /// The decoded index (empty when there is none).
+    pub index: AttrIndex,
+}
+
+/// Reads the attribute index of session `sid`.
+pub fn read_index<'r>(ctx: &Ctx<'r>, sid: &str) -> Result<IndexRead<'r>, Stop> {
+    let key = layout::index_key(sid);
+    let [text] = ctx.reads.get([key.as_str()])?;
+    let index = match text {
+        Some(text) => decode(text)?,
+        None => AttrIndex::new(),
+    };
+    Ok(IndexRead { text, index })
+}
+
+impl IndexRead<'_> {
+    /// The precondition on the index key: exactly what was read.
+    pub fn expect(&self) -> Expect {
+        self.text
+            .map_or(Expect::Absent, |text| Expect::Value(String::from(text)))
     }
-    Ok(all)
+
+    /// Ends a write set that changes attributes: the new index (`index`,
+    /// pruned of dead entries; deleted when empty) over the one read, and
+    /// the check that the session is still the one read.
+    pub fn finish(
+        &self,
+        ctx: &Ctx<'_>,
+        target: &LiveSession,
+        mut index: AttrIndex,
+    ) -> [WriteOp; 2] {
+        index.prune(ctx.now);
+        let key = layout::index_key(&target.sid);
+        let action = if index.attrs.is_empty() {
+            WriteAction::Delete
+        } else {
+            WriteAction::Put {
+                value: encode(&index),
+                expires_at: Some(target.session.expiration_time),
+            }
+        };
+        let index_op = WriteOp {
+            key,
+            action,
+            expect: self.expect(),
+        };
+        [index_op, session_guard(target)]
+    }
+}
+
+/// The precondition that the target session is still the record read: a
+/// concurrent logout or renew makes the write set fail and be decided
+/// again, so no attribute or index outlives its session or keeps its old
+/// expiry.
+pub fn session_guard(target: &LiveSession) -> WriteOp {
+    WriteOp {
+        key: layout::session_key(&target.sid),
+        action: WriteAction::Check,
+        expect: Expect::Value(target.text.clone()),
+    }
 }
 
 fn stored_record(text: &str) -> Result<Stored<'_>, Error> {

@@ -1,5 +1,6 @@
 //! Get, exists and names: answers from the target session's live
-//! attributes; they write nothing.
+//! attributes (get from their records, exists and names from the index);
+//! they write nothing.
 //!
 //! Single form (`name`): get answers `found` and, when found, the
 //! attribute's fields beside it; exists answers `result: bool`. Many form
@@ -11,7 +12,7 @@ use alloc::vec::Vec;
 use serde_json::{Map, Value};
 
 use super::items::{Shape, at_item, name_items};
-use super::{begin, read_all, read_named, target, view};
+use super::{begin, read_index, read_named, target, view};
 use crate::http::fields::{Fields, opt_bool};
 use crate::ops::auth::check_app;
 use crate::ops::{Ctx, Reply, Stop};
@@ -52,16 +53,19 @@ pub fn get(ctx: &mut Ctx<'_>, fields: &Fields) -> Result<Reply, Stop> {
     Ok(reply)
 }
 
-/// GET `/zato/sso/session/attr/exists`.
+/// GET `/zato/sso/session/attr/exists`, answered from the index.
 pub fn exists(ctx: &mut Ctx<'_>, fields: &Fields) -> Result<Reply, Stop> {
     let (shape, target) = begin(ctx, fields)?;
-    let found = live_named(ctx, &shape, &target.sid)?;
+    let names = name_items(&shape, &ctx.config.limits)?;
+    ctx.log.names.clone_from(&names);
+    let index = read_index(ctx, &target.sid)?.index;
+    let live = |name: &str| Value::Bool(index.live(name, ctx.now).is_some());
     let result = match shape {
-        Shape::Single(_) => Value::Bool(found.first().is_some_and(|(_, r)| r.is_some())),
+        Shape::Single(name) => live(name),
         Shape::Many(_) => Value::Object(
-            found
-                .into_iter()
-                .map(|(name, record)| (name, Value::Bool(record.is_some())))
+            names
+                .iter()
+                .map(|name| (name.clone(), live(name)))
                 .collect(),
         ),
     };
@@ -70,15 +74,15 @@ pub fn exists(ctx: &mut Ctx<'_>, fields: &Fields) -> Result<Reply, Stop> {
     Ok(reply)
 }
 
-/// GET `/zato/sso/session/attr/names`: takes neither `name` nor `data`
-/// (they are not read at all).
+/// GET `/zato/sso/session/attr/names`, answered from the index. Takes
+/// neither `name` nor `data` (they are not read at all).
 pub fn names(ctx: &mut Ctx<'_>, fields: &Fields) -> Result<Reply, Stop> {
     check_app(ctx, &fields.current_app)?;
     let target = target(ctx, fields)?;
-    let names: Vec<Value> = read_all(ctx, &target.sid)?
-        .into_iter()
-        .filter(|(_, stored)| stored.is_live(ctx.now))
-        .map(|(name, _)| Value::String(String::from(name)))
+    let index = read_index(ctx, &target.sid)?.index;
+    let names: Vec<Value> = index
+        .live_names(ctx.now)
+        .map(|name| Value::String(String::from(name)))
         .collect();
     let mut reply = Reply::default();
     reply.fields.insert("result".into(), Value::Array(names));
