@@ -112,7 +112,8 @@ async fn handle(
 ) -> Response {
     let started = Instant::now();
     let (parts, body) = request.into_parts();
-    let method = parts.method.as_str().to_ascii_uppercase();
+    // Methods are case-sensitive (RFC 9110): `post` is not POST.
+    let method = parts.method.as_str().to_owned();
     let path = parts.uri.path().to_owned();
     let limit = state.service.config().limits.body_max_bytes;
     let declared_too_large = parts
@@ -129,9 +130,8 @@ async fn handle(
     let body = match body {
         Ok(body) => body,
         Err(err) => {
-            tracing::warn!(method = %method, path = %path, error = %err, "cannot read request body");
-            let outcome =
-                Outcome::fallback(HostFailure::Module("request body unreadable".into()), 0);
+            tracing::debug!(method = %method, path = %path, error = %err, "cannot read request body");
+            let outcome = Outcome::fallback(HostFailure::BodyUnreadable, 0);
             let status = StatusCode::BAD_REQUEST;
             return respond(&method, &path, &outcome, started, status, Unread::Yes);
         }
@@ -241,6 +241,11 @@ fn build_response(status: StatusCode, response: &HttpResponse, unread: Unread) -
         })
 }
 
+/// Longest `app` a log line carries.
+const LOGGED_APP_CHARS: usize = 64;
+/// Longest list of names a log line carries (then `…`).
+const LOGGED_NAMES_CHARS: usize = 1_000;
+
 /// One line per request; only the module's loggable fields (never the body,
 /// the query string, values, passwords, keys or USTs), the attempts the step
 /// loop made (more than 1 after lost races) and the time taken.
@@ -248,13 +253,23 @@ fn log_request(method: &str, path: &str, http_status: u16, outcome: &Outcome, st
     let log = &outcome.log;
     let attempts = outcome.attempts;
     let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    let app = log.app.as_deref().unwrap_or("-");
+    // `app` comes from the client before it is checked: bounded. Names are
+    // checked (at most 191 bytes, no control characters) but may hold
+    // spaces, `=` or commas: a JSON array keeps them apart in text logs.
+    let app = truncate(log.app.as_deref().unwrap_or("-"), LOGGED_APP_CHARS);
     let sub_status = log.sub_status.join(",");
-    let names = log.names.join(",");
+    let names = truncate(
+        &serde_json::to_string(&log.names).unwrap_or_default(),
+        LOGGED_NAMES_CHARS,
+    );
     match &outcome.failure {
         None => tracing::info!(
             method, path, http_status, cid = %log.cid, op = %log.op, app, status = %log.status,
             sub_status = %sub_status, names = %names, attempts, elapsed_us, "request"
+        ),
+        Some(failure) if failure.is_clients() => tracing::warn!(
+            method, path, http_status, cid = %log.cid, sub_status = %sub_status, elapsed_us,
+            error = %failure, "request refused by the host"
         ),
         Some(failure) => {
             let error = truncate(&failure.to_string(), 300);

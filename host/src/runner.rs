@@ -19,6 +19,8 @@ use crate::store::{ApplyOutcome, Store};
 pub const MAX_STEPS: usize = 32;
 /// The internal-error sub-status.
 pub const E_INTERNAL: &str = "E008004";
+/// The invalid-input sub-status.
+pub const E_INVALID_INPUT: &str = "E008002";
 
 /// Something that runs one step: the module instance (or a fake in tests).
 pub trait Step {
@@ -39,6 +41,9 @@ pub enum HostFailure {
     Rejected(String),
     /// No random bytes (500).
     Random,
+    /// The client's request body could not be read to its end (a broken
+    /// or lying connection): 400 `E008002`.
+    BodyUnreadable,
 }
 
 impl HostFailure {
@@ -47,7 +52,32 @@ impl HostFailure {
         match self {
             Self::Store(_) | Self::Contention => 503,
             Self::Module(_) | Self::Rejected(_) | Self::Random => 500,
+            Self::BodyUnreadable => 400,
         }
+    }
+
+    /// The sub-status code of the fallback answer.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BodyUnreadable => E_INVALID_INPUT,
+            _ => E_INTERNAL,
+        }
+    }
+
+    /// The fixed message of the fallback answer (no detail: the cause is
+    /// logged, not answered).
+    pub fn message(&self) -> &'static str {
+        match self {
+            Self::Store(_) | Self::Contention => "the store is unavailable; nothing was written",
+            Self::BodyUnreadable => "the request body could not be read",
+            Self::Module(_) | Self::Rejected(_) | Self::Random => "internal error",
+        }
+    }
+
+    /// Whether the failure is the client's (logged as a warning) rather
+    /// than the server's (an error).
+    pub fn is_clients(&self) -> bool {
+        matches!(self, Self::BodyUnreadable)
     }
 }
 
@@ -59,6 +89,7 @@ impl std::fmt::Display for HostFailure {
             Self::Module(reason) => write!(f, "module failure: {reason}"),
             Self::Rejected(reason) => write!(f, "module rejected the step input: {reason}"),
             Self::Random => write!(f, "the operating system's random source failed"),
+            Self::BodyUnreadable => write!(f, "the request body could not be read"),
         }
     }
 }
@@ -77,13 +108,15 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// The host's own error answer: `{"cid","status":"error","sub_status":["E008004"]}`.
+    /// The host's own error answer: the SPEC envelope with the failure's
+    /// code and fixed message.
     pub fn fallback(failure: HostFailure, attempts: u32) -> Self {
         let cid = random_cid();
         let body = serde_json::json!({
             "cid": cid,
             "status": "error",
-            "sub_status": [E_INTERNAL],
+            "sub_status": [failure.code()],
+            "message": failure.message(),
         })
         .to_string();
         Self {
@@ -97,7 +130,7 @@ impl Outcome {
                 op: "-".into(),
                 app: None,
                 status: "error".into(),
-                sub_status: vec![E_INTERNAL.into()],
+                sub_status: vec![failure.code().into()],
                 names: Vec::new(),
             },
             failure: Some(failure),

@@ -80,7 +80,7 @@ fn carries_the_modules_answer_and_applies_its_writes() {
     assert_eq!(ok_line["http_status"], 201);
     assert_eq!(ok_line["method"], "POST");
     assert_eq!(ok_line["path"], "/anything/at/all");
-    assert_eq!(ok_line["names"], "fake-name");
+    assert_eq!(ok_line["names"], r#"["fake-name"]"#);
     assert!(ok_line["elapsed_us"].as_u64().is_some());
     let failed = lines
         .iter()

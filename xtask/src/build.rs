@@ -110,6 +110,10 @@ fn bindgen_nodejs(wasm: &Path, out_dir: &Path) -> Result<()> {
         .input_path(wasm)
         .nodejs(true)?
         .typescript(true)
+        // The cargo profile keeps symbols (so wasm-bindgen can read the
+        // target features); the names are dropped here instead.
+        .remove_name_section(true)
+        .remove_producers_section(true)
         .generate(&scratch)
         .with_context(|| format!("wasm-bindgen on {}", wasm.display()))?;
     sync_dir(&scratch, out_dir)
