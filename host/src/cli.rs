@@ -288,6 +288,31 @@ mod tests {
         );
     }
 
+    /// `sessattr --help` and each subcommand's `--help` describe every
+    /// command and flag.
+    #[test]
+    fn every_command_and_argument_has_help() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            if command.get_about().is_none() && path != "sessattr" {
+                missing.push(path.to_owned());
+            }
+            for arg in command.get_arguments() {
+                let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+                if !builtin && arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {}", arg.get_id()));
+                }
+            }
+            for sub in command.get_subcommands() {
+                if sub.get_name() != "help" {
+                    walk(sub, &format!("{path} {}", sub.get_name()), missing);
+                }
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "sessattr", &mut missing);
+        assert!(missing.is_empty(), "without help: {missing:?}");
+    }
+
     #[test]
     fn help_names_the_environment_variable_of_every_setting() {
         let help = Cli::command()

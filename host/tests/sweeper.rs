@@ -280,3 +280,60 @@ fn the_test_clock_is_off_by_default() {
         assert!(stderr.contains("--sweep-interval"), "{stderr}");
     }
 }
+
+/// Every key of the store, sorted.
+fn stored_keys(data: &Path) -> Vec<String> {
+    let store = RedbStore::open(&data.join("sessattr.redb")).expect("open store");
+    store
+        .scan_prefix("")
+        .expect("scan")
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect()
+}
+
+#[test]
+fn expired_sessions_are_purged_with_everything_they_own() {
+    let env = env();
+    let cli_log = env.dir.join("cli.log");
+    add_user(&env.data, &cli_log, "admin", ADMIN_PASSWORD, true);
+    add_user(&env.data, &cli_log, "alice", ALICE_PASSWORD, false);
+    let log = env.dir.join("server.log");
+    let server = Server::start(
+        &env.data,
+        &log,
+        &[
+            "--sweep-interval",
+            "1",
+            "--test-clock",
+            "--log-format",
+            "json",
+        ],
+    );
+    let client = client();
+    let admin = login(&client, &server, "admin", ADMIN_PASSWORD);
+    let alice = login(&client, &server, "alice", ALICE_PASSWORD);
+    let body = json!({"current_ust": admin, "target_ust": alice, "current_app": "CRM",
+                      "data": [{"name": "plain", "value": "v"},
+                               {"name": "secret", "value": "s!", "encrypt": true},
+                               {"name": "long", "value": "v", "expiration": 315_360_000}]});
+    send_json(&client, "POST", &server.url(ATTR_PATH), &body).assert_ok();
+    let own = json!({"current_ust": admin, "target_ust": admin, "current_app": "CRM",
+                     "name": "mine", "value": "v"});
+    send_json(&client, "POST", &server.url(ATTR_PATH), &own).assert_ok();
+    // Two sessions, an index each, four attributes, two users.
+    assert_eq!(stored_keys(&env.data).len(), 2 + 2 + 4 + 2);
+
+    assert_clock_ok(&advance(&client, &server, 3_601));
+    let started = Instant::now();
+    while stored_keys(&env.data).len() > 2 && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        stored_keys(&env.data),
+        ["sa:user:admin", "sa:user:alice"],
+        "a key of a dead session outlived it"
+    );
+    assert!(server.stop().success(), "graceful stop");
+    assert_eq!(purged_total(&log), 8);
+}

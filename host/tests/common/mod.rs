@@ -52,6 +52,16 @@ impl Server {
     /// Starts `sessattr --data-dir DATA serve --listen 127.0.0.1:PORT EXTRA…`
     /// and waits until it accepts connections.
     pub fn start(data_dir: &Path, log: &Path, extra: &[&str]) -> Server {
+        Self::start_with_env(data_dir, log, extra, &[])
+    }
+
+    /// [`Server::start`] with these environment variables set.
+    pub fn start_with_env(
+        data_dir: &Path,
+        log: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
         let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let (out, err) = log_handles(log);
@@ -63,6 +73,7 @@ impl Server {
             .args(extra)
             .env_remove("SESSATTR_DATA_DIR")
             .env_remove("SESSATTR_LOG")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err));
