@@ -202,6 +202,38 @@ fn user_commands_beside_a_running_server_end_sessions_at_once() {
     let alice3 = login_as("alice", passwords[2]);
     names(&alice3).assert_ok();
 
+    // Logout: the session and its attributes are gone from the store at once.
+    let tagged = |ust: &str| {
+        let tag = format!("{{{}}}", sessattr_core::ust::session_id(ust));
+        let store = sessattr_host::store::RedbStore::open(&data.join("sessattr.redb")).unwrap();
+        use sessattr_host::store::Store as _;
+        store
+            .scan_prefix("sa:")
+            .unwrap()
+            .into_iter()
+            .filter(|(key, _)| key.contains(&tag))
+            .count()
+    };
+    let on_alice3 = json!({"current_ust": admin, "target_ust": alice3, "current_app": "CRM",
+                           "data": [{"name": "x", "value": "1"}, {"name": "y", "value": "2"}]});
+    send_json(&client, "POST", &server.url(ATTR), &on_alice3).assert_ok();
+    assert_eq!(tagged(&alice3), 4, "session, index, x, y");
+    let logout = json!({"ust": alice3, "current_app": "CRM"});
+    send_json(
+        &client,
+        "POST",
+        &server.url("/zato/sso/user/logout"),
+        &logout,
+    )
+    .assert_ok();
+    assert_eq!(
+        tagged(&alice3),
+        0,
+        "a key of the logged-out session remains"
+    );
+    names(&alice3).assert_error(403, "E007001");
+    let alice3 = login_as("alice", passwords[2]);
+
     ok(&data, &log, &["user", "delete", "alice"], "");
     names(&alice3).assert_error(403, "E007001");
     add_user(&data, &log, "alice", passwords[1], false);
