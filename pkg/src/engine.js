@@ -1,0 +1,117 @@
+// The module through its raw host ABI (docs/abi.md), exactly as the native
+// host runs it: one `.wasm` for every runtime, every import a stub that throws
+// (the ABI never calls one), entropy and time passed in by the caller.
+import { SessattrError } from './errors.js';
+
+/** The step-protocol version this package speaks. */
+export const ABI_VERSION = 2;
+/** Retries after a lost race (a failed precondition), as the host. */
+export const MAX_RETRIES = 16;
+/** Steps of one attempt before the module is deemed stuck. */
+const MAX_STEPS = 32;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Standard base64 of bytes. */
+export function base64(bytes) {
+  let text = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(text);
+}
+
+/** An instance of the module with stubbed imports, checked for the ABI version. */
+function instantiate(module) {
+  const imports = {};
+  for (const { module: from, name, kind } of WebAssembly.Module.imports(module)) {
+    if (kind !== 'function') throw new Error(`sessattr: the module imports a ${kind} (${name})`);
+    (imports[from] ??= {})[name] = () => {
+      throw new Error(`sessattr: the module called the import ${name}, which the ABI never uses`);
+    };
+  }
+  const { exports } = new WebAssembly.Instance(module, imports);
+  const version = exports.sessattr_abi_version();
+  if (version !== ABI_VERSION) {
+    throw new Error(`sessattr: the module speaks ABI ${version}, this package speaks ${ABI_VERSION}`);
+  }
+  return exports;
+}
+
+/**
+ * The module, ready to run steps. `module` is a compiled
+ * `WebAssembly.Module` of the package's `.wasm`.
+ */
+export class Engine {
+  constructor(module) {
+    this.module = module;
+    this.exports = instantiate(module);
+  }
+
+  /** One step: a `StepInput` object in, a `StepOutput` object out. */
+  step(input) {
+    const bytes = encoder.encode(JSON.stringify(input));
+    try {
+      return JSON.parse(this.#call(bytes));
+    } catch (err) {
+      // A trap leaves the instance unusable: start a fresh one.
+      this.exports = instantiate(this.module);
+      throw err;
+    }
+  }
+
+  #call(bytes) {
+    const e = this.exports;
+    const ptr = e.sessattr_alloc(bytes.length);
+    if (ptr === 0) throw new Error('sessattr: the module could not allocate the step input');
+    new Uint8Array(e.memory.buffer, ptr, bytes.length).set(bytes);
+    const packed = BigInt.asUintN(64, e.sessattr_step(ptr, bytes.length));
+    const outPtr = Number(packed >> 32n);
+    const outLen = Number(packed & 0xffffffffn);
+    const text = decoder.decode(new Uint8Array(e.memory.buffer, outPtr, outLen));
+    e.sessattr_free(outPtr, outLen);
+    return text;
+  }
+
+  /**
+   * Runs `op` to its decision against `store` (docs/abi.md, the step loop):
+   * fetches what the module asks for, applies its write set atomically and
+   * decides again after a lost race. Answers `{response, log}`.
+   */
+  async run(store, op, config, clock) {
+    for (let attempt = 0; attempt <= MAX_RETRIES; attempt++) {
+      const input = {
+        config,
+        op,
+        now: clock(),
+        seed: base64(crypto.getRandomValues(new Uint8Array(32))),
+        records: {},
+        scans: {},
+      };
+      const done = await this.#decide(store, input);
+      const ops = done.writes?.ops ?? [];
+      if (ops.length === 0 || (await store.apply(ops))) {
+        return { response: done.response, log: done.log };
+      }
+    }
+    throw new SessattrError('E008004', 503, 'write conflicts persisted; nothing was written');
+  }
+
+  async #decide(store, input) {
+    for (let round = 0; round < MAX_STEPS; round++) {
+      const out = this.step(input);
+      if (out.done) return out.done;
+      if (!out.need) throw new Error('sessattr: the module rejected the step input');
+      const keys = out.need.get ?? [];
+      if (keys.length > 0) {
+        const values = await store.get(keys);
+        keys.forEach((key, i) => {
+          input.records[key] = values[i] ?? null;
+        });
+      }
+      for (const prefix of out.need.scan ?? []) input.scans[prefix] = await store.scan(prefix);
+    }
+    throw new Error(`sessattr: no decision after ${MAX_STEPS} steps`);
+  }
+}
