@@ -52,6 +52,21 @@ pub enum Command {
     /// Show the effective configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Print what module `serve` runs: where it comes from, its size, its
+    /// SHA-256 and its ABI version (it is loaded and checked like `serve`
+    /// does).
+    ModuleInfo(ModuleInfoArgs),
+}
+
+/// Options of `module-info`.
+#[derive(Debug, clap::Args)]
+pub struct ModuleInfoArgs {
+    /// Describe this WebAssembly module instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub module: Option<PathBuf>,
+    /// Print JSON instead of lines of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The settings any layer may set, as flags (none is secret). Each flag

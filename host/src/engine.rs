@@ -68,6 +68,7 @@ pub struct Runtime {
     pooling: bool,
     label: String,
     sha256: String,
+    size: usize,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -115,6 +116,7 @@ impl Runtime {
             pooling,
             label: module_label,
             sha256: source.sha256_hex(),
+            size: source.bytes().len(),
         };
         runtime.probe()?;
         Ok(runtime)
@@ -128,6 +130,11 @@ impl Runtime {
     /// SHA-256 of the module bytes (hex).
     pub fn sha256(&self) -> &str {
         &self.sha256
+    }
+
+    /// Size of the module in bytes.
+    pub fn size(&self) -> usize {
+        self.size
     }
 
     /// Whether instances come from the pooling allocator.

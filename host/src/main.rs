@@ -37,6 +37,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print!("{}", settings.show(data_dir));
             Ok(ExitCode::SUCCESS)
         }
+        Command::ModuleInfo(args) => {
+            let runtime = commands::load_module(args.module.as_deref())?;
+            let info = serde_json::json!({
+                "module": runtime.label(),
+                "bytes": runtime.size(),
+                "sha256": runtime.sha256(),
+                "abi_version": sessattr_core::ABI_VERSION,
+            });
+            if args.json {
+                println!("{info}");
+            } else {
+                println!("module: {}", runtime.label());
+                println!("bytes: {}", runtime.size());
+                println!("sha256: {}", runtime.sha256());
+                println!("abi: {}", sessattr_core::ABI_VERSION);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::User(command) => {
             logging::init(LogFormat::Text);
             let settings = Settings::load(data_dir, config, &[])?;

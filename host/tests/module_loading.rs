@@ -152,3 +152,45 @@ fn the_built_module_serves() {
         "module path not logged:\n{text}"
     );
 }
+
+/// `module-info` names the module `serve` runs: the built-in one is the
+/// very file the build put in `pkg/dist/` (which the npm package ships),
+/// and `--module FILE` another.
+#[test]
+fn module_info_tells_the_sha256_of_the_module_served() {
+    use sha2::{Digest, Sha256};
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("cli.log");
+    let shipped = std::fs::read(built_module()).unwrap();
+    let out = run_cli(
+        &tmp.path().join("data"),
+        &log,
+        &["module-info", "--json"],
+        "",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(info["module"], "(built-in)");
+    assert_eq!(info["sha256"], hex::encode(Sha256::digest(&shipped)));
+    assert_eq!(info["bytes"], shipped.len());
+    assert_eq!(info["abi_version"], sessattr_core::ABI_VERSION);
+
+    let other = tmp.path().join("other.wasm");
+    let mut bytes = shipped.clone();
+    // A custom section at the end changes the bytes, not the module.
+    bytes.extend_from_slice(&[0, 4, 1, b'x', 0, 0]);
+    std::fs::write(&other, &bytes).unwrap();
+    let out = run_cli(
+        &tmp.path().join("data"),
+        &log,
+        &["module-info", "--json", "--module", other.to_str().unwrap()],
+        "",
+    );
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(info["sha256"], hex::encode(Sha256::digest(&bytes)));
+    assert_eq!(info["module"], other.display().to_string());
+}
