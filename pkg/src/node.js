@@ -5,7 +5,7 @@ import { Engine } from './engine.js';
 import { makeHandler } from './handler.js';
 
 export { SessattrError } from './errors.js';
-export { memoryStore } from './stores.js';
+export { memoryStore, workersKvStore } from './stores.js';
 export { ABI_VERSION } from './engine.js';
 
 const WASM = new URL('../dist/node/sessattr_wasm_bg.wasm', import.meta.url);

@@ -63,3 +63,59 @@ export function memoryStore({ now = () => Date.now() * 1000 } = {}) {
     },
   };
 }
+
+/** Workers KV forgets nothing sooner than this many seconds from now. */
+const KV_MIN_TTL_SECS = 60;
+
+/**
+ * A store over a Cloudflare Workers KV namespace (`get`, `put` with
+ * `expiration`, `delete`, `list({prefix, cursor})`).
+ *
+ * KV is **eventually consistent**: a write is visible at once where it was
+ * made and may take up to a minute to reach other locations, and it has no
+ * transactions. So `apply` checks the preconditions against what this
+ * location reads and then writes op by op: two workers in two locations may
+ * both create the same attribute name, and a many-form write interrupted
+ * half way leaves half of it. Use it for low-contention sessions (one user,
+ * one location); use the native host (redb or Redis) when create must be
+ * exactly once. Expiry: records get KV's `expiration` (at least 60 s from
+ * now, KV's minimum), and the module enforces expiry on every read anyway.
+ */
+export function workersKvStore(namespace, { now = () => Date.now() * 1000 } = {}) {
+  const expiration = (expiresAt) => {
+    if (expiresAt === null || expiresAt === undefined) return {};
+    const floor = Math.ceil(now() / 1e6) + KV_MIN_TTL_SECS;
+    return { expiration: Math.max(Math.ceil(expiresAt / 1e6), floor) };
+  };
+  const scan = async (prefix) => {
+    const names = [];
+    let cursor;
+    do {
+      const page = await namespace.list({ prefix, cursor });
+      names.push(...page.keys.map((k) => k.name));
+      cursor = page.list_complete ? undefined : page.cursor;
+    } while (cursor);
+    names.sort();
+    const values = await Promise.all(names.map((name) => namespace.get(name)));
+    return names.map((name, i) => [name, values[i]]).filter(([, value]) => value !== null);
+  };
+  return {
+    async get(keys) {
+      return Promise.all(keys.map((key) => namespace.get(key)));
+    },
+    scan,
+    async apply(ops) {
+      const current = await Promise.all(ops.map(({ key }) => namespace.get(key)));
+      if (!ops.every(({ expect }, i) => holds(expect, current[i] ?? undefined))) return false;
+      for (const [i, { key, action }] of ops.entries()) {
+        if (action === 'delete') await namespace.delete(key);
+        else if (action === 'check') continue;
+        else if (action?.put) await namespace.put(key, action.put.value, expiration(action.put.expires_at));
+        else if (action?.expire) {
+          if (current[i] !== null) await namespace.put(key, current[i], expiration(action.expire.expires_at));
+        } else throw new TypeError(`sessattr: unknown write action ${JSON.stringify(action)}`);
+      }
+      return true;
+    },
+  };
+}
