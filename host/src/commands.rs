@@ -49,7 +49,7 @@ pub fn open_service(
             key_path.display()
         );
     }
-    let store: Arc<dyn Store> = Arc::new(RedbStore::open(&dir.store_path())?);
+    let store: Arc<dyn Store> = Arc::new(RedbStore::open(&dir.prepare_store()?)?);
     tracing::debug!(data_dir = %dir.path().display(), key_id = %keyring.primary_id, "data directory open");
     let config = settings.core_config(keyring.keys);
     Ok(Service::new(runtime, store, config, clock))

@@ -97,6 +97,34 @@ fn a_session_with_100_mb_of_values_keeps_working() {
     assert_eq!(result["big-00007"]["value"], big_value(7_000));
     assert_eq!(result["big-00008"]["value"], "small now");
 
+    // 24 such gets at once: they queue for the module (a few run at a
+    // time) instead of sharing the CPUs until all pass its time limit.
+    let body = serde_json::to_vec(&base(json!({"data": wanted}))).unwrap();
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..24)
+            .map(|_| {
+                scope.spawn(|| {
+                    let answer = client
+                        .get(&url)
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .unwrap();
+                    let status = answer.status().as_u16();
+                    let bytes = answer.bytes().unwrap().len();
+                    assert!(status != 200 || bytes > 65_000_000, "{bytes} bytes");
+                    status
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(
+        statuses.iter().all(|s| *s == 200),
+        "{statuses:?}; {}",
+        tail(&read_to_string(&log))
+    );
+
     let doomed: Vec<String> = (1_000..1_100).map(|i| format!("big-{i:05}")).collect();
     send_json(&client, "DELETE", &url, &base(json!({"data": doomed}))).assert_ok();
     let renewed = send_json(
