@@ -13,9 +13,40 @@ fn hasher(params: Argon2Params) -> Result<Argon2<'static>, Error> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
-/// Whether argon2id accepts these costs.
+/// Largest memory cost accepted, KiB: half the module's memory limit.
+pub const MAX_M_COST: u32 = 256 * 1024;
+/// Largest memory × passes accepted (KiB-passes): about 3 s of hashing on
+/// the machines measured (the defaults, 19 456 × 2, take about 60 ms), well
+/// inside the module's 10 s time limit.
+pub const MAX_WORK: u64 = 2 * 1024 * 1024;
+/// Largest number of lanes accepted.
+pub const MAX_P_COST: u32 = 16;
+
+/// Whether these costs can hash a password inside the module: argon2id
+/// accepts them and they stay within [`MAX_M_COST`], [`MAX_WORK`] and
+/// [`MAX_P_COST`].
 pub fn check_params(params: Argon2Params) -> Result<(), Error> {
+    let work = u64::from(params.m_cost) * u64::from(params.t_cost);
+    if params.m_cost > MAX_M_COST || work > MAX_WORK || params.p_cost > MAX_P_COST {
+        return Err(Error::Internal);
+    }
     hasher(params).map(drop)
+}
+
+/// Whether `stored` was hashed with other costs than `params`: login then
+/// hashes the password again, so that every user's check costs what an
+/// unknown user's does (no user enumeration by timing after a cost change).
+pub fn needs_rehash(stored: &str, params: Argon2Params) -> bool {
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return true;
+    };
+    match Params::try_from(&parsed) {
+        Ok(used) => {
+            (used.m_cost(), used.t_cost(), used.p_cost())
+                != (params.m_cost, params.t_cost, params.p_cost)
+        }
+        Err(_) => true,
+    }
 }
 
 /// Hashes a new password with a fresh 16-byte salt.
@@ -65,5 +96,37 @@ mod tests {
         assert!(verify("correct horse", &stored));
         assert!(!verify("wrong", &stored));
         assert!(!verify("correct horse", "not a hash"));
+        assert!(!needs_rehash(&stored, CHEAP));
+        let dearer = Argon2Params { t_cost: 2, ..CHEAP };
+        assert!(needs_rehash(&stored, dearer));
+    }
+
+    #[test]
+    fn costs_are_bounded_to_what_the_module_can_hash() {
+        assert!(check_params(Argon2Params::default()).is_ok());
+        for bad in [
+            Argon2Params {
+                m_cost: MAX_M_COST + 1,
+                t_cost: 1,
+                p_cost: 1,
+            },
+            Argon2Params {
+                m_cost: 19_456,
+                t_cost: 200,
+                p_cost: 1,
+            },
+            Argon2Params {
+                m_cost: 64,
+                t_cost: 1,
+                p_cost: 17,
+            },
+            Argon2Params {
+                m_cost: 1,
+                t_cost: 1,
+                p_cost: 1,
+            },
+        ] {
+            assert!(check_params(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -381,3 +381,38 @@ fn list_shows_users_without_hashes() {
     );
     assert!(!list.body.to_string().contains("argon2"), "{}", list.body);
 }
+
+#[test]
+fn a_login_rehashes_a_password_made_with_other_costs() {
+    let mut world = World::new();
+    world.add_user("alice", false);
+    let key = "sa:user:alice".to_owned();
+    let before = world.store[&key].clone();
+    world.config.argon2.t_cost += 1;
+    let body = json!({"username": "alice", "password": "pw-alice", "current_app": "CRM"});
+    let first = world.request("POST", "/zato/sso/user/login", &body);
+    assert_eq!(first.status, 200, "{}", first.body);
+    let user_write = first
+        .decision
+        .writes
+        .ops
+        .iter()
+        .find(|op| op.key == key)
+        .expect("rehash");
+    assert_eq!(
+        user_write.expect,
+        sessattr_core::protocol::Expect::Value(before.clone())
+    );
+    let after = world.store[&key].clone();
+    assert_ne!(after, before);
+    let t = format!("t={}", world.config.argon2.t_cost);
+    assert!(after.contains(&t), "{after}");
+    // Once rehashed, a login writes only its session; the old password is gone.
+    let second = world.request("POST", "/zato/sso/user/login", &body);
+    assert_eq!(second.decision.writes.ops.len(), 1);
+    let wrong = json!({"username": "alice", "password": "nope", "current_app": "CRM"});
+    assert_eq!(
+        world.request("POST", "/zato/sso/user/login", &wrong).code(),
+        Some("E005001")
+    );
+}

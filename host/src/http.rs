@@ -276,6 +276,11 @@ fn log_request(method: &str, path: &str, http_status: u16, outcome: &Outcome, st
         LOGGED_NAMES_CHARS,
     );
     match &outcome.failure {
+        // The module answered 500 itself (stored data it cannot read).
+        None if http_status >= 500 => tracing::error!(
+            method, path, http_status, cid = %log.cid, op = %log.op, app, status = %log.status,
+            sub_status = %sub_status, names = %names, attempts, elapsed_us, "request failed in the module"
+        ),
         None => tracing::info!(
             method, path, http_status, cid = %log.cid, op = %log.op, app, status = %log.status,
             sub_status = %sub_status, names = %names, attempts, elapsed_us, "request"

@@ -139,6 +139,8 @@ impl FileSettings {
             ("log_format", self.log_format),
             ("sweep_interval", num(self.sweep_interval)),
             ("session_lifetime", num(self.session_lifetime)),
+            // Joined like SESSATTR_APPS; a name with a comma is refused
+            // (`set` would split it) rather than silently split.
             ("apps", self.apps.map(|apps| apps.join(","))),
             ("limits.name_max_bytes", num(self.limits.name_max_bytes)),
             ("limits.value_max_bytes", num(self.limits.value_max_bytes)),
@@ -178,8 +180,14 @@ impl Settings {
             })?;
             let parsed: FileSettings = toml::from_str(&text).map_err(|err| Error::Config {
                 what: format!("{} is not a valid config file", path.display()),
-                reason: err.message().to_owned(),
+                reason: crate::error::one_line(&err.to_string()),
             })?;
+            if parsed.apps.iter().flatten().any(|app| app.contains(',')) {
+                return Err(Error::Config {
+                    what: format!("apps from file {}", path.display()),
+                    reason: "an application name cannot contain a comma".into(),
+                });
+            }
             for (name, value) in parsed.into_texts() {
                 settings.set(name, &value, format!("file {}", path.display()))?;
             }
@@ -259,9 +267,13 @@ impl Settings {
 
     /// Checks what one setting alone cannot tell.
     fn check(&self) -> Result<(), Error> {
+        use sessattr_core::password::{MAX_M_COST, MAX_P_COST, MAX_WORK};
         sessattr_core::password::check_params(self.argon2).map_err(|_| Error::Config {
             what: "argon2".into(),
-            reason: "m_cost must be at least 8 × p_cost KiB".into(),
+            reason: format!(
+                "m_cost must be 8 × p_cost to {MAX_M_COST} KiB, m_cost × t_cost at most \
+                 {MAX_WORK}, p_cost at most {MAX_P_COST}"
+            ),
         })
     }
 
@@ -398,6 +410,19 @@ mod tests {
         std::fs::write(&file, "sesion_lifetime = 5\n").expect("write");
         let err = Settings::load(tmp.path(), Some(&file), &[]).expect_err("typo");
         assert!(err.to_string().contains("not a valid config file"), "{err}");
+        std::fs::write(&file, "session_lifetime = \"5\"\n").expect("write");
+        let err = Settings::load(tmp.path(), Some(&file), &[])
+            .expect_err("type")
+            .to_string();
+        assert!(
+            err.contains("session_lifetime") && !err.contains('\n'),
+            "{err}"
+        );
+        std::fs::write(&file, "apps = [\"A,B\"]\n").expect("write");
+        let err = Settings::load(tmp.path(), Some(&file), &[])
+            .expect_err("comma")
+            .to_string();
+        assert!(err.contains("comma"), "{err}");
         for (name, value) in [
             ("sweep_interval", "0"),
             ("session_lifetime", "315360001"),

@@ -116,6 +116,10 @@ fn bindgen_nodejs(wasm: &Path, out_dir: &Path) -> Result<()> {
         .remove_producers_section(true)
         .generate(&scratch)
         .with_context(|| format!("wasm-bindgen on {}", wasm.display()))?;
+    // The bindings are CommonJS; pkg/package.json says `"type": "module"`
+    // for the package's own sources, so this folder says otherwise.
+    fs::write(scratch.join("package.json"), "{\"type\": \"commonjs\"}\n")
+        .context("writing the bindings' package.json")?;
     sync_dir(&scratch, out_dir)
 }
 

@@ -7,7 +7,6 @@
 use alloc::boxed::Box;
 use alloc::string::String;
 use serde::Deserialize;
-use serde::de::IgnoredAny;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -52,7 +51,10 @@ impl Fields {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self::default());
         }
-        serde_json::from_slice::<IgnoredAny>(body).map_err(|_| Error::NotJson)?;
+        // Parsed whole (not skipped): invalid UTF-8 and lone surrogates in
+        // any string, and numbers beyond f64, make the body not JSON (400),
+        // wherever they are.
+        serde_json::from_slice::<Value>(body).map_err(|_| Error::NotJson)?;
         let first = body.iter().find(|b| !b.is_ascii_whitespace());
         if first != Some(&b'{') {
             return Err(Error::NotJson);
@@ -166,7 +168,17 @@ mod tests {
 
     #[test]
     fn not_json_or_not_an_object_is_400() {
-        for body in [&b"name=a"[..], b"[1]", b"\"x\"", b"{", b"\xff\xfe"] {
+        for body in [
+            &b"name=a"[..],
+            b"[1]",
+            b"\"x\"",
+            b"{",
+            b"\xff\xfe",
+            b"{\"name\":\"u\xff\"}",
+            b"{\"other\":\"u\xff\"}",
+            br#"{"expiration":1e400}"#,
+            br#"{"name":"\ud800"}"#,
+        ] {
             assert_eq!(Fields::parse(body).err(), Some(Error::NotJson), "{body:?}");
         }
     }

@@ -1,5 +1,6 @@
 //! `POST /zato/sso/user/login`: credentials in, a new session's UST out.
 
+use alloc::string::String;
 use serde_json::Value;
 
 use super::auth::check_app;
@@ -23,11 +24,23 @@ pub fn run(ctx: &mut Ctx<'_>, fields: &Fields, request: &HttpRequest) -> Result<
     let [record] = ctx.reads.get([key.as_str()])?;
     // The same argon2 work whatever is wrong: the password is checked
     // before the lock, and an unknown user costs a hash of the password.
+    let mut reply = Reply::default();
     let user = match record.map(decode::<UserRecord>).transpose()? {
-        Some(user) => {
+        Some(mut user) => {
             let matches = password::verify(password, &user.password_hash);
             if !matches || user.is_locked {
                 return Err(Error::NotAllowed.into());
+            }
+            if password::needs_rehash(&user.password_hash, ctx.config.argon2) {
+                user.password_hash = password::hash(password, ctx.config.argon2, &mut ctx.entropy)?;
+                reply.writes.ops.push(WriteOp {
+                    key: key.clone(),
+                    action: WriteAction::Put {
+                        value: encode(&user),
+                        expires_at: None,
+                    },
+                    expect: Expect::Value(record.map(String::from).unwrap_or_default()),
+                });
             }
             user
         }
@@ -55,7 +68,6 @@ pub fn run(ctx: &mut Ctx<'_>, fields: &Fields, request: &HttpRequest) -> Result<
         user_agent: request.user_agent.clone(),
         user_epoch: user.session_epoch,
     };
-    let mut reply = Reply::default();
     reply.writes.ops.push(WriteOp {
         key: layout::session_key(&sid),
         action: WriteAction::Put {

@@ -173,7 +173,9 @@ fn one_item(
 /// SPEC 3: 1 to `name_max_bytes` bytes of UTF-8, no control characters.
 pub fn check_name(name: &str, limits: &Limits) -> Result<(), Error> {
     if name.is_empty() || name.len() > limits.name_max_bytes {
-        return Err(Error::InvalidInput("name must be 1 to 191 bytes long"));
+        return Err(Error::InvalidInput(
+            "name must not be empty or longer than the name limit (limits.name_max_bytes, 191 bytes by default)",
+        ));
     }
     if name.chars().any(char::is_control) {
         return Err(Error::InvalidInput(
