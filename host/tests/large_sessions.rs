@@ -26,15 +26,15 @@ fn big_value(i: usize) -> String {
 
 #[test]
 fn a_session_with_100_mb_of_values_keeps_working() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let log = tmp.path().join("server.log");
-    add_user(&data, &log, "admin", ADMIN_PASSWORD, true);
-    add_user(&data, &log, "alice", ALICE_PASSWORD, false);
-    let server = Server::start(&data, &log, &[]);
-    let client = client();
-    let admin = login(&client, &server, "admin", ADMIN_PASSWORD);
-    let alice = login(&client, &server, "alice", ALICE_PASSWORD);
+    let TwoUsers {
+        tmp: _tmp,
+        log,
+        server,
+        client,
+        admin,
+        alice,
+        ..
+    } = TwoUsers::start(ADMIN_PASSWORD, ALICE_PASSWORD, &[]);
     let url = server.url(ATTR);
     let base = |extra: Value| {
         let mut body = json!({"current_ust": admin, "target_ust": alice, "current_app": "CRM"});

@@ -20,15 +20,15 @@ const FORGING_NAME: &str = "x elapsed_us=0 status=ok op=forged,y";
 
 #[test]
 fn log_lines_hold_what_clients_send_in_bounds() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let log = tmp.path().join("server.log");
-    add_user(&data, &log, "admin", ADMIN_PASSWORD, true);
-    add_user(&data, &log, "alice", ALICE_PASSWORD, false);
-    let server = Server::start(&data, &log, &[]);
-    let client = client();
-    let admin = login(&client, &server, "admin", ADMIN_PASSWORD);
-    let alice = login(&client, &server, "alice", ALICE_PASSWORD);
+    let TwoUsers {
+        tmp: _tmp,
+        log,
+        server,
+        client,
+        admin,
+        alice,
+        ..
+    } = TwoUsers::start(ADMIN_PASSWORD, ALICE_PASSWORD, &[]);
     let url = server.url(ATTR);
 
     let body = json!({"current_ust": admin, "target_ust": alice, "current_app": "CRM",

@@ -201,6 +201,50 @@ pub fn add_user(data_dir: &Path, log: &Path, name: &str, password: &str, super_u
     assert_eq!(stdout.trim_end(), expected);
 }
 
+/// A server on a fresh data dir with a super-user `admin` and a user
+/// `alice`, both logged in.
+pub struct TwoUsers {
+    /// Holds the data dir and the log.
+    pub tmp: tempfile::TempDir,
+    /// The data dir.
+    pub data: PathBuf,
+    /// The server's log.
+    pub log: PathBuf,
+    /// The running server.
+    pub server: Server,
+    /// A client.
+    pub client: reqwest::blocking::Client,
+    /// The UST of admin's session.
+    pub admin: String,
+    /// The UST of alice's session.
+    pub alice: String,
+}
+
+impl TwoUsers {
+    /// Starts the server with `extra` serve flags; the passwords are the
+    /// test's own.
+    pub fn start(admin_password: &str, alice_password: &str, extra: &[&str]) -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let data = tmp.path().join("data");
+        let log = tmp.path().join("server.log");
+        add_user(&data, &log, "admin", admin_password, true);
+        add_user(&data, &log, "alice", alice_password, false);
+        let server = Server::start(&data, &log, extra);
+        let client = client();
+        let admin = login(&client, &server, "admin", admin_password);
+        let alice = login(&client, &server, "alice", alice_password);
+        Self {
+            tmp,
+            data,
+            log,
+            server,
+            client,
+            admin,
+            alice,
+        }
+    }
+}
+
 /// Logs `username` in with `current_app` CRM; answers the UST.
 pub fn login(
     client: &reqwest::blocking::Client,
