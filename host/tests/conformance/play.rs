@@ -204,12 +204,7 @@ impl Runner {
         }
         match ust {
             Some(ust) if problems.is_empty() => Ok(ust),
-            _ => Err(Failure {
-                place: String::new(),
-                about: Vec::new(),
-                exchange: exchange(&request, &answer),
-                problems,
-            }),
+            _ => Err(Failure::of(exchange(&request, &answer), problems)),
         }
     }
 
@@ -223,12 +218,10 @@ impl Runner {
         if ok {
             Ok(())
         } else {
-            Err(Failure {
-                place: String::new(),
-                about: Vec::new(),
-                exchange: exchange(&request, &answer),
-                problems: vec!["the test clock did not move (is --test-clock on?)".into()],
-            })
+            Err(Failure::of(
+                exchange(&request, &answer),
+                vec!["the test clock did not move (is --test-clock on?)".into()],
+            ))
         }
     }
 
@@ -242,16 +235,14 @@ impl Runner {
         if output.status.success() {
             return Ok(());
         }
-        Err(Failure {
-            place: String::new(),
-            about: Vec::new(),
-            exchange: vec![format!("sessattr {}", args.join(" "))],
-            problems: vec![format!(
+        Err(Failure::of(
+            vec![format!("sessattr {}", args.join(" "))],
+            vec![format!(
                 "exit {}: {}",
                 output.status,
                 String::from_utf8_lossy(&output.stderr).trim()
             )],
-        })
+        ))
     }
 
     /// A request step: send, capture, check.
@@ -262,12 +253,7 @@ impl Runner {
         let answer = match send(&self.client, &self.base, &request) {
             Ok(answer) => answer,
             Err(err) => {
-                return Err(Failure {
-                    place: String::new(),
-                    about: Vec::new(),
-                    exchange: vec![request_line(&request)],
-                    problems: vec![err],
-                });
+                return Err(Failure::of(vec![request_line(&request)], vec![err]));
             }
         };
         let mut problems = self.common_checks(&request, &answer);
@@ -311,12 +297,7 @@ impl Runner {
             self.stats.passed += 1;
             Ok(())
         } else {
-            Err(Failure {
-                place: String::new(),
-                about: Vec::new(),
-                exchange: exchange(&request, &answer),
-                problems,
-            })
+            Err(Failure::of(exchange(&request, &answer), problems))
         }
     }
 
@@ -424,11 +405,19 @@ fn json_request(method: &str, path: &str, body: &Value) -> Outgoing {
 
 /// A failure with one problem and no exchange.
 fn problem(text: String) -> Failure {
-    Failure {
-        place: String::new(),
-        about: Vec::new(),
-        exchange: Vec::new(),
-        problems: vec![text],
+    Failure::of(Vec::new(), vec![text])
+}
+
+impl Failure {
+    /// A failure of a step: what was exchanged and what was wrong (the
+    /// place and the notes are filled in by the case).
+    fn of(exchange: Vec<String>, problems: Vec<String>) -> Self {
+        Self {
+            place: String::new(),
+            about: Vec::new(),
+            exchange,
+            problems,
+        }
     }
 }
 
