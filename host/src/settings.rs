@@ -18,7 +18,7 @@ use serde::Deserialize;
 use sessattr_core::config::{Argon2Params, Config, KeyEntry, Limits};
 
 use crate::Error;
-use crate::cli::{DEFAULT_LISTEN, LogFormat};
+use crate::cli::LogFormat;
 
 /// Name of the config file looked for in the data dir.
 pub const CONFIG_FILE: &str = "sessattr.toml";
@@ -53,9 +53,7 @@ impl Default for Settings {
     fn default() -> Self {
         let core = Config::default();
         Self {
-            listen: DEFAULT_LISTEN
-                .parse()
-                .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 17010))),
+            listen: SocketAddr::from(([127, 0, 0, 1], 17010)),
             log_format: LogFormat::Text,
             sweep_interval: 60,
             session_lifetime: 3600,
@@ -358,6 +356,16 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_defaults_are_spec_defaults() {
+        let settings = Settings::default();
+        assert_eq!(settings.listen.to_string(), crate::cli::DEFAULT_LISTEN);
+        assert_eq!(settings.listen.to_string(), "127.0.0.1:17010");
+        assert_eq!(settings.session_lifetime, 3600);
+        assert_eq!(settings.apps, ["CRM"]);
+        assert_eq!(settings.limits, Limits::default());
+    }
 
     #[test]
     fn names_map_to_env_and_flags() {

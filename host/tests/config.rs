@@ -17,6 +17,7 @@ sweep_interval = 30
 
 [limits]
 value_max_bytes = 10
+body_max_bytes = 4096
 "#;
 
 #[test]
@@ -98,6 +99,9 @@ fn file_env_and_flags_layer_and_config_show_tells_where_each_came_from() {
     let url = server.url("/zato/sso/session/attr");
     send_json(&client, "POST", &url, &body("0123456789")).assert_ok();
     send_json(&client, "PUT", &url, &body("0123456789a")).assert_error(403, "E008002");
+    // The body limit of the file holds: over it is 413, whatever the body.
+    let padded = json!({"current_app": "ERP", "pad": "x".repeat(4_096)});
+    send_json(&client, "POST", &url, &padded).assert_error(413, "E008002");
     assert!(server.stop().success(), "graceful stop");
 }
 

@@ -40,10 +40,11 @@ async function readBody(request, limit) {
  * async functions that resolve to the result fields or throw a
  * `SessattrError`.
  *
- * Options: `store` (see stores.js), `keys` (key-file entries), `apps`
- * (default `["CRM"]`), `limits` (SPEC 3, snake_case as in the key file's
- * host config), `sessionLifetime` (seconds, default 3600), `argon2`
- * (`{m_cost, t_cost, p_cost}`), `clock` (unix microseconds; tests only).
+ * Options: `store` (see stores.js), `keys` (the entries of the host's key
+ * file), `apps` (default `["CRM"]`), `limits` (SPEC 3, with the host's
+ * setting names: `{value_max_bytes, body_max_bytes, …}`), `sessionLifetime`
+ * (seconds, default 3600), `argon2` (`{m_cost, t_cost, p_cost}`), `clock`
+ * (unix microseconds; tests only).
  */
 export function makeHandler(engine, options) {
   const { store } = options;
