@@ -102,7 +102,7 @@ export class Engine {
     for (let round = 0; round < MAX_STEPS; round++) {
       const out = this.step(input);
       if (out.done) return out.done;
-      if (!out.need) throw new Error('sessattr: the module rejected the step input');
+      if (!out.need) throw new Error(`sessattr: the module rejected the step input (${out.rejected})`);
       const keys = out.need.get ?? [];
       if (keys.length > 0) {
         const values = await store.get(keys);

@@ -6,8 +6,46 @@ import { base64 } from './engine.js';
 const ATTR = '/zato/sso/session/attr';
 const DEFAULT_BODY_LIMIT = 1 << 20;
 
+const KEY_STATES = ['primary', 'decrypt-only', 'retired'];
+
+/**
+ * Checks the keyring's shape (the host's key-file entries) so that a
+ * mistake fails `createHandler`, not every request; never echoes a key.
+ */
+function checkKeys(keys) {
+  if (!Array.isArray(keys)) throw new TypeError('sessattr: keys must be an array of {id, key, state}');
+  const ids = new Set();
+  for (const [i, entry] of keys.entries()) {
+    const { id, key, state } = entry ?? {};
+    if (typeof id !== 'string' || id === '' || ids.has(id)) {
+      throw new TypeError(`sessattr: keys[${i}].id must be a non-empty string, unique in the keyring`);
+    }
+    ids.add(id);
+    if (typeof key !== 'string' || decodedLength(key) !== 32) {
+      throw new TypeError(`sessattr: keys[${i}].key (id ${id}) must be the base64 of 32 bytes`);
+    }
+    if (!KEY_STATES.includes(state)) {
+      throw new TypeError(`sessattr: keys[${i}].state (id ${id}) must be "primary", "decrypt-only" or "retired"`);
+    }
+  }
+  const primaries = keys.filter((entry) => entry.state === 'primary').length;
+  if (keys.length > 0 && primaries !== 1) {
+    throw new TypeError(`sessattr: the keyring needs exactly one primary key (it has ${primaries})`);
+  }
+}
+
+/** Bytes of standard base64 `text`, or -1 when it is not base64. */
+function decodedLength(text) {
+  try {
+    return atob(text).length;
+  } catch {
+    return -1;
+  }
+}
+
 /** The core's configuration from the handler's options. */
 function coreConfig({ keys = [], apps = ['CRM'], limits = {}, sessionLifetime = 3600, argon2 }) {
+  checkKeys(keys);
   const config = { apps, keys, limits, session_lifetime_secs: sessionLifetime };
   if (argon2) config.argon2 = argon2;
   return config;
@@ -47,12 +85,14 @@ async function readBody(request, limit) {
  * (unix microseconds; tests only).
  */
 export function makeHandler(engine, options) {
+  // `engine` is an Engine, or a promise of one (runtimes that load the
+  // module asynchronously).
   const { store } = options;
   if (!store) throw new TypeError('sessattr: createHandler needs a store');
   const config = coreConfig(options);
   const clock = options.clock ?? (() => Date.now() * 1000);
   const bodyLimit = options.limits?.body_max_bytes ?? DEFAULT_BODY_LIMIT;
-  const run = (op) => engine.run(store, op, config, clock);
+  const run = async (op) => (await engine).run(store, op, config, clock);
 
   /** One HTTP-shaped call; the answer body parsed. */
   const call = async (method, path, fields, query = '') => {

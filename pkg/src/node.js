@@ -1,12 +1,11 @@
-// Node.js entry: the module read from the package folder.
+// Node.js (and Deno) entry: the module read from the package folder, compiled
+// once per process on first use.
 import { readFileSync } from 'node:fs';
 
 import { Engine } from './engine.js';
 import { makeHandler } from './handler.js';
 
-export { SessattrError } from './errors.js';
-export { memoryStore, workersKvStore } from './stores.js';
-export { ABI_VERSION } from './engine.js';
+export * from './api.js';
 
 const WASM = new URL('../dist/node/sessattr_wasm_bg.wasm', import.meta.url);
 

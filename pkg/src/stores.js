@@ -61,7 +61,46 @@ export function memoryStore({ now = () => Date.now() * 1000 } = {}) {
     get size() {
       return records.size;
     },
+    /** Every live record, in key order, as `sessattr store export` writes them. */
+    exportRecords() {
+      const keys = [...records.keys()].filter((key) => live(key)).sort();
+      return {
+        format: RECORDS_FORMAT,
+        version: 1,
+        records: keys.map((key) => ({ key, value: records.get(key).value, expires_at: records.get(key).expiresAt })),
+      };
+    },
+    /**
+     * Adds the records of a `sessattr store export` document, all or none
+     * (throws when one of its keys is held); skips the expired ones.
+     * Resolves to how many were added.
+     */
+    async importRecords(document) {
+      const fresh = checkRecords(document).filter((r) => r.expires_at === null || r.expires_at > now());
+      const ops = fresh.map(({ key, value, expires_at }) => ({ key, action: { put: { value, expires_at } }, expect: 'absent' }));
+      if (!(await this.apply(ops))) throw new Error('sessattr: some of the imported keys are already held; nothing was imported');
+      return fresh.length;
+    },
   };
+}
+
+/** The `format` field of a records document. */
+const RECORDS_FORMAT = 'sessattr-records';
+
+/** The records of a records document, after checking its whole shape. */
+function checkRecords(document) {
+  const bad = (why) => new TypeError(`sessattr: not a sessattr-records document: ${why}`);
+  if (document?.format !== RECORDS_FORMAT || document.version !== 1) throw bad('format/version');
+  if (!Array.isArray(document.records)) throw bad('records must be an array');
+  const seen = new Set();
+  for (const [i, record] of document.records.entries()) {
+    const { key, value, expires_at: expiresAt } = record ?? {};
+    if (typeof key !== 'string' || !key.startsWith('sa:') || seen.has(key)) throw bad(`records[${i}].key`);
+    if (typeof value !== 'string') throw bad(`records[${i}].value must be a string`);
+    if (expiresAt !== null && !Number.isSafeInteger(expiresAt)) throw bad(`records[${i}].expires_at`);
+    seen.add(key);
+  }
+  return document.records;
 }
 
 /** Workers KV forgets nothing sooner than this many seconds from now. */

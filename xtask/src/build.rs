@@ -16,8 +16,14 @@ const WASM_PROFILE: &str = "wasm-release";
 /// it is *the* module: the host embeds it and the npm package ships it.
 pub const NODE_OUT_DIR: &str = "pkg/dist/node";
 
-/// Builds the module, its Node.js bindings and the release host binary.
+/// The npm package's folder, relative to the root.
+pub const PKG_DIR: &str = "pkg";
+
+/// Builds the module, its Node.js bindings, the npm package's generated
+/// files and the release host binary.
 pub fn build() -> Result<()> {
+    // Cheap checks first, so a missing tool fails in seconds, not after a build.
+    tools::check_node()?;
     tools::ensure_wasm_target()?;
 
     progress("building the module (sessattr-wasm, wasm32-unknown-unknown)…");
@@ -40,6 +46,13 @@ pub fn build() -> Result<()> {
         .join(WASM_PROFILE)
         .join("sessattr_wasm.wasm");
     bindgen_nodejs(&wasm, &tools::root().join(NODE_OUT_DIR))?;
+
+    progress("building the npm package's CommonJS entry and types (pkg/cjs/)…");
+    let pkg = tools::root().join(PKG_DIR);
+    tools::npm_ci(&pkg)?;
+    run(Command::new("node")
+        .args(["scripts/build.mjs"])
+        .current_dir(&pkg))?;
 
     progress("building the host and every test target (release)…");
     run(cargo().args(HOST_BUILD))

@@ -1,6 +1,7 @@
 //! The external tools xtask drives (cargo, rustup, node) and the paths it uses.
 
 use std::ffi::OsString;
+use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -151,9 +152,26 @@ pub fn ensure_components(components: &[&str]) -> Result<()> {
     run(&mut rustup(&args))
 }
 
-/// Checks that `node` is on PATH and at least version 20.
+/// Runs `npm ci` in `dir` unless its `node_modules/` was installed from the
+/// current `package-lock.json` (npm's own record of it is newer).
+pub fn npm_ci(dir: &Path) -> Result<()> {
+    let modified = |path: PathBuf| fs::metadata(path).and_then(|m| m.modified()).ok();
+    let lock = modified(dir.join("package-lock.json"))
+        .with_context(|| format!("{} has no package-lock.json", dir.display()))?;
+    let installed = modified(dir.join("node_modules/.package-lock.json"));
+    if installed.is_some_and(|installed| installed >= lock) {
+        return Ok(());
+    }
+    progress(&format!("installing npm packages in {}…", dir.display()));
+    run(Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(dir))
+}
+
+/// Checks that `node` (and so `npm`) is on PATH, at least version 20.
 pub fn check_node() -> Result<()> {
-    let hint = format!("the Node tests need Node.js {NODE_MIN_MAJOR} or newer on PATH");
+    let hint =
+        format!("the build and the Node tests need Node.js {NODE_MIN_MAJOR} or newer on PATH");
     let Some(version) = output(Command::new("node").arg("--version"))? else {
         bail!("{hint}, but `node` was not found (Debian: `apt-get install nodejs`)");
     };

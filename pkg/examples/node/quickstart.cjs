@@ -1,0 +1,36 @@
+// The quick start from CommonJS: `node quickstart.cjs`.
+const { randomBytes } = require('node:crypto');
+
+const { SessattrError, createHandler, memoryStore } = require('sessattr');
+
+async function main() {
+  const handler = createHandler({
+    store: memoryStore(),
+    keys: [{ id: 'k1', key: randomBytes(32).toString('base64'), state: 'primary' }],
+  });
+  await handler.users.add({ username: 'crm-app', password: 'crm-app-password-1', superUser: true });
+  await handler.users.add({ username: 'alice', password: 'alice-password-1' });
+  const login = async (username, password) =>
+    (await handler.sessions.login({ username, password, current_app: 'CRM' })).ust;
+  const target = {
+    current_ust: await login('crm-app', 'crm-app-password-1'),
+    target_ust: await login('alice', 'alice-password-1'),
+    current_app: 'CRM',
+  };
+
+  await handler.attrs.create({ ...target, name: 'my-rest-attribute', value: 'my-rest-value', encrypt: true, expiration: 3600 });
+  const attr = await handler.attrs.get({ ...target, name: 'my-rest-attribute' });
+  console.log(`${attr.name} = ${attr.value} (encrypted: ${attr.is_encrypted})`);
+
+  try {
+    await handler.attrs.create({ ...target, name: 'my-rest-attribute', value: 'again' });
+  } catch (err) {
+    if (!(err instanceof SessattrError)) throw err;
+    console.log(`second create refused: ${err.code} (HTTP ${err.httpStatus})`);
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
