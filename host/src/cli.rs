@@ -52,6 +52,10 @@ pub enum Command {
     /// Show the effective configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Copy the store's records out to a JSON document, or into a store:
+    /// export, import.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Print what module `serve` runs: where it comes from, its size, its
     /// SHA-256 and its ABI version (it is loaded and checked like `serve`
     /// does).
@@ -239,6 +243,63 @@ pub struct UserPasswdArgs {
     pub admin: AdminArgs,
 }
 
+/// `store` subcommands. They work on the store file directly, with or
+/// without a server on the data directory, and need neither the module nor
+/// the key file: records are copied as stored, so encrypted values stay
+/// sealed and the target data directory needs the source's `keys.json` to
+/// open them.
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Write every live record as one JSON document, in key order.
+    ///
+    /// The document is `{"format":"sessattr-records","version":1,
+    /// "records":[{"key":…,"value":…,"expires_at":…},…]}`: each value as
+    /// stored, each expiry in unix microseconds or null. It holds password
+    /// hashes, encrypted values and the values stored in clear: keep it as
+    /// private as the data directory.
+    Export(StoreExportArgs),
+    /// Add the records of an exported document to the store, all or nothing.
+    ///
+    /// The document is checked whole first; records already expired are
+    /// skipped and counted; if any key is stored already, nothing is
+    /// written and the error says how many.
+    Import(StoreImportArgs),
+}
+
+/// Options of `store export`.
+#[derive(Debug, clap::Args)]
+pub struct StoreExportArgs {
+    /// Write the document to this new file (created with mode 0600; an
+    /// existing file is never replaced) instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Export only the records whose key starts with this; it must start
+    /// with `sa:`, e.g. `sa:user:` for the users alone.
+    #[arg(long, value_name = "PREFIX", default_value = crate::transfer::KEY_PREFIX, value_parser = record_prefix)]
+    pub prefix: String,
+}
+
+/// Options of `store import`.
+#[derive(Debug, clap::Args)]
+pub struct StoreImportArgs {
+    /// The document to read, `-` for standard input.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+/// Accepts a key prefix of `store export --prefix` only if it starts with
+/// `sa:`, so that every document exported can be imported again.
+fn record_prefix(prefix: &str) -> Result<String, String> {
+    if prefix.starts_with(crate::transfer::KEY_PREFIX) {
+        Ok(prefix.to_owned())
+    } else {
+        Err(format!(
+            "must start with `{}`, the prefix of every sessattr key",
+            crate::transfer::KEY_PREFIX
+        ))
+    }
+}
+
 /// `config` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
@@ -370,5 +431,40 @@ mod tests {
             cli.command,
             Command::User(UserCommand::List(UserListArgs { json: true, .. }))
         ));
+    }
+
+    #[test]
+    fn parses_store_commands() {
+        let cli = Cli::try_parse_from(["sessattr", "store", "export"]).expect("export");
+        let Command::Store(StoreCommand::Export(args)) = cli.command else {
+            panic!("not store export")
+        };
+        assert_eq!((args.output, args.prefix.as_str()), (None, "sa:"));
+        let cli = Cli::try_parse_from([
+            "sessattr",
+            "store",
+            "export",
+            "--output",
+            "/tmp/x.json",
+            "--prefix",
+            "sa:user:",
+        ])
+        .expect("export with options");
+        let Command::Store(StoreCommand::Export(args)) = cli.command else {
+            panic!("not store export")
+        };
+        assert_eq!(args.output, Some(PathBuf::from("/tmp/x.json")));
+        assert_eq!(args.prefix, "sa:user:");
+        let err = Cli::try_parse_from(["sessattr", "store", "export", "--prefix", "user:"])
+            .expect_err("prefix without sa:");
+        assert!(err.to_string().contains("must start with `sa:`"), "{err}");
+
+        let cli = Cli::try_parse_from(["sessattr", "--data-dir", "/d", "store", "import", "-"])
+            .expect("import");
+        let Command::Store(StoreCommand::Import(args)) = cli.command else {
+            panic!("not store import")
+        };
+        assert_eq!(args.file, PathBuf::from("-"));
+        assert!(Cli::try_parse_from(["sessattr", "store", "import"]).is_err());
     }
 }

@@ -1,6 +1,9 @@
-//! The subcommands: `serve`, the user commands and `config show`.
+//! The subcommands: `serve`, the user commands, the store commands and
+//! `config show`.
 
-use std::io::BufRead;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufWriter, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,16 +13,17 @@ use sessattr_core::protocol::Operation;
 
 use crate::Error;
 use crate::cli::ServeArgs;
-use crate::clock::Clock;
-use crate::datadir::DataDir;
+use crate::clock::{self, Clock};
+use crate::datadir::{self, DataDir};
 use crate::engine::{GuestLimits, Runtime};
 use crate::http::{self, AppState};
 use crate::keyfile;
 use crate::module_source::ModuleSource;
 use crate::service::Service;
 use crate::settings::Settings;
-use crate::store::{RedbStore, Store, StoreError};
+use crate::store::{RedbStore, Store, StoreError, StoredRecord};
 use crate::test_clock;
+use crate::transfer::{self, ImportSummary};
 
 /// Most records purged in one store transaction.
 pub const SWEEP_BATCH: usize = 1_000;
@@ -206,6 +210,138 @@ pub fn admin(
         status: outcome.response.status,
         body,
     })
+}
+
+/// What `store export` wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExportSummary {
+    /// Records written to the document.
+    pub exported: usize,
+    /// Records stored but already expired (not purged yet), left out.
+    pub expired: usize,
+}
+
+/// What `store import` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Records written and skipped.
+    pub summary: ImportSummary,
+    /// Whether the data directory has a key file (without one, `serve`
+    /// generates a new key, which opens none of the imported encrypted
+    /// values).
+    pub has_key_file: bool,
+}
+
+/// Opens the store of `dir` the way the user commands do (the file made
+/// private, redb in multi-process mode, so a running server is no
+/// obstacle), without the module or the key file.
+fn open_store(dir: &DataDir) -> Result<RedbStore, Error> {
+    Ok(RedbStore::open(&dir.prepare_store()?)?)
+}
+
+/// `sessattr store export`: the records under `prefix` live now, to the
+/// new file `output` (mode 0600) or to standard output. A data directory
+/// without a store is an error, not an empty export.
+pub fn store_export(
+    data_dir: &Path,
+    prefix: &str,
+    output: Option<&Path>,
+) -> Result<ExportSummary, Error> {
+    let store_path = data_dir.join(datadir::STORE_FILE);
+    if !store_path.is_file() {
+        return Err(Error::NoStore { path: store_path });
+    }
+    let store = open_store(&DataDir::open(data_dir)?)?;
+    let export = transfer::live_records(&store, prefix, clock::system_micros())?;
+    drop(store);
+    match output {
+        Some(path) => write_new_file(path, &export.records)?,
+        None => write_stdout(&export.records)?,
+    }
+    Ok(ExportSummary {
+        exported: export.records.len(),
+        expired: export.expired,
+    })
+}
+
+/// Writes the document to `path`, which must not exist; a file left
+/// half-written by a failure is removed.
+fn write_new_file(path: &Path, records: &[StoredRecord]) -> Result<(), Error> {
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|cause| match cause.kind() {
+            std::io::ErrorKind::AlreadyExists => Error::OutputExists {
+                path: path.to_path_buf(),
+            },
+            _ => Error::File {
+                path: path.to_path_buf(),
+                cause,
+            },
+        })?;
+    write_and_sync(file, records).map_err(|cause| {
+        // Best effort: the write already failed, and that is the error.
+        let _ = std::fs::remove_file(path);
+        Error::File {
+            path: path.to_path_buf(),
+            cause,
+        }
+    })
+}
+
+/// Writes the document to `file` and waits until it is on disk.
+fn write_and_sync(file: File, records: &[StoredRecord]) -> std::io::Result<()> {
+    let mut out = BufWriter::new(file);
+    transfer::write_document(records, &mut out)?;
+    out.into_inner()
+        .map_err(std::io::IntoInnerError::into_error)?
+        .sync_all()
+}
+
+/// Writes the document to standard output.
+fn write_stdout(records: &[StoredRecord]) -> Result<(), Error> {
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    transfer::write_document(records, &mut out)
+        .and_then(|()| out.flush())
+        .map_err(|cause| Error::File {
+            path: "-".into(),
+            cause,
+        })
+}
+
+/// `sessattr store import`: reads the document `file` (`-` for standard
+/// input) and checks it whole, then writes its live records into the
+/// store of `data_dir` in one write set, each only if its key is absent.
+/// A refused document creates no data directory and no store.
+pub fn store_import(data_dir: &Path, file: &Path) -> Result<ImportReport, Error> {
+    let records = transfer::parse_document(&read_input(file)?)?;
+    let dir = DataDir::open(data_dir)?;
+    let store = open_store(&dir)?;
+    let summary = transfer::import_records(&store, records, clock::system_micros())?;
+    Ok(ImportReport {
+        summary,
+        has_key_file: dir.key_path().is_file(),
+    })
+}
+
+/// The bytes of `file`, or of standard input for `-`.
+fn read_input(file: &Path) -> Result<Vec<u8>, Error> {
+    let fail = |cause| Error::File {
+        path: file.to_path_buf(),
+        cause,
+    };
+    if file == Path::new("-") {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .lock()
+            .read_to_end(&mut bytes)
+            .map_err(fail)?;
+        Ok(bytes)
+    } else {
+        std::fs::read(file).map_err(fail)
+    }
 }
 
 /// Reads the password: the first line of standard input, or a prompt without

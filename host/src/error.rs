@@ -113,6 +113,45 @@ pub enum Error {
         /// Why.
         source: std::io::Error,
     },
+    /// A records document (`store import`) is not JSON or not of the
+    /// `sessattr-records` format. The reason names fields and record
+    /// positions, never a key or a value.
+    #[error("invalid records document: {reason}")]
+    InvalidDocument {
+        /// What is wrong, and where.
+        reason: String,
+    },
+    /// Some keys of an import are stored already; nothing was written.
+    #[error(
+        "{existing} of the {total} records to import already exist in the store; nothing was imported"
+    )]
+    ImportConflict {
+        /// How many of the keys are stored already.
+        existing: usize,
+        /// How many records the import would have written.
+        total: usize,
+    },
+    /// `store export` on a data directory that has no store.
+    #[error("no store at {path}: nothing to export")]
+    NoStore {
+        /// The store file that is missing.
+        path: PathBuf,
+    },
+    /// `store export --output FILE` where FILE exists: it is never replaced.
+    #[error("{path} already exists; export writes only a new file")]
+    OutputExists {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A file of `store export` or `store import` could not be read or
+    /// written.
+    #[error("{path}: {cause}")]
+    File {
+        /// The file (`-` for standard input or output).
+        path: PathBuf,
+        /// Why.
+        cause: std::io::Error,
+    },
     /// Another I/O failure of the server.
     #[error("{what}: {source}")]
     Io {

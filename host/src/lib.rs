@@ -22,5 +22,6 @@ pub mod service;
 pub mod settings;
 pub mod store;
 pub mod test_clock;
+pub mod transfer;
 
 pub use error::Error;

@@ -6,7 +6,7 @@ use anyhow::Result;
 use clap::Parser;
 use serde_json::Value;
 use sessattr_core::protocol::{Operation, UserAdd, UserList, UserName, UserPasswd};
-use sessattr_host::cli::{Cli, Command, ConfigCommand, LogFormat, UserCommand};
+use sessattr_host::cli::{Cli, Command, ConfigCommand, LogFormat, StoreCommand, UserCommand};
 use sessattr_host::commands::{self, AdminAnswer};
 use sessattr_host::logging;
 use sessattr_host::settings::Settings;
@@ -60,7 +60,48 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let settings = Settings::load(data_dir, config, &[])?;
             user(data_dir, &settings, command)
         }
+        Command::Store(command) => {
+            logging::init(LogFormat::Text);
+            store(data_dir, command)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// Runs a store command and reports it with counts only (never a key or a
+/// value): on stdout, unless the document itself goes there.
+fn store(data_dir: &std::path::Path, command: StoreCommand) -> Result<()> {
+    match command {
+        StoreCommand::Export(args) => {
+            let output = args.output.as_deref();
+            let done = commands::store_export(data_dir, &args.prefix, output)?;
+            let line = format!(
+                "exported {} records ({} expired, skipped)",
+                done.exported, done.expired
+            );
+            match output {
+                Some(file) => println!("{line} to {}", file.display()),
+                None => eprintln!("{line}"),
+            }
+        }
+        StoreCommand::Import(args) => {
+            let report = commands::store_import(data_dir, &args.file)?;
+            let done = report.summary;
+            println!(
+                "imported {} records ({} expired, skipped)",
+                done.imported, done.expired
+            );
+            if !report.has_key_file && done.imported > 0 {
+                eprintln!(
+                    "note: {} has no keys.json; copy the source's key file there before \
+                     the first `serve` (which would generate a new key), or its encrypted \
+                     values cannot be opened",
+                    data_dir.display()
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Runs a user command and reports it: a line on success (a table for

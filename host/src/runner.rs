@@ -480,6 +480,12 @@ mod tests {
         fn scan_prefix(&self, _: &str) -> Result<Vec<(String, String)>, crate::store::StoreError> {
             Err(crate::store::StoreError::Backend("disk gone".into()))
         }
+        fn scan_records(
+            &self,
+            _: &str,
+        ) -> Result<Vec<crate::store::StoredRecord>, crate::store::StoreError> {
+            Err(crate::store::StoreError::Backend("disk gone".into()))
+        }
         fn apply(&self, _: &WriteSet) -> Result<ApplyOutcome, crate::store::StoreError> {
             Err(crate::store::StoreError::Backend("disk gone".into()))
         }

@@ -5,7 +5,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use sessattr_core::protocol::{WriteAction, WriteSet};
 
-use super::{ApplyOutcome, Store, StoreError, expect_holds};
+use super::{ApplyOutcome, Store, StoreError, StoredRecord, expect_holds};
 
 /// A record with its expiry.
 #[derive(Debug, Clone)]
@@ -48,6 +48,19 @@ impl Store for MemoryStore {
             .range(prefix.to_owned()..)
             .take_while(|(k, _)| k.starts_with(prefix))
             .map(|(k, e)| (k.clone(), e.value.clone()))
+            .collect())
+    }
+
+    fn scan_records(&self, prefix: &str) -> Result<Vec<StoredRecord>, StoreError> {
+        let map = self.lock()?;
+        Ok(map
+            .range(prefix.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, e)| StoredRecord {
+                key: k.clone(),
+                value: e.value.clone(),
+                expires_at: e.expires_at,
+            })
             .collect())
     }
 
@@ -118,6 +131,11 @@ mod tests {
     #[test]
     fn purges_expired() {
         contract::purges_expired(&MemoryStore::new());
+    }
+
+    #[test]
+    fn scan_records_carry_expiry() {
+        contract::scan_records_carry_expiry(&MemoryStore::new());
     }
 
     #[test]

@@ -35,6 +35,39 @@ pub enum StoreError {
     Backend(String),
 }
 
+/// One stored record with its expiry, as [`Store::scan_records`] reads it.
+///
+/// `Debug` never shows the value (it may be a password hash or a value
+/// stored in clear).
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    /// The key.
+    pub key: String,
+    /// The record, as stored.
+    pub value: String,
+    /// When the store may forget the record (unix micros); `None` = never.
+    pub expires_at: Option<i64>,
+}
+
+impl StoredRecord {
+    /// Whether the record is still live at `now` (unix micros): it never
+    /// expires or expires after `now`, the rule of the core and of
+    /// [`Store::purge_expired`].
+    pub fn is_live(&self, now: i64) -> bool {
+        self.expires_at.is_none_or(|at| at > now)
+    }
+}
+
+impl std::fmt::Debug for StoredRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredRecord")
+            .field("key", &self.key)
+            .field("value_bytes", &self.value.len())
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
 /// What happened to a write set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApplyOutcome {
@@ -51,6 +84,11 @@ pub trait Store: Send + Sync {
 
     /// Every `(key, record)` whose key starts with `prefix`, in key order.
     fn scan_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Every record whose key starts with `prefix`, with its expiry, in key
+    /// order, read from one consistent state. Records past their expiry but
+    /// not purged yet are included: the store does not know the time.
+    fn scan_records(&self, prefix: &str) -> Result<Vec<StoredRecord>, StoreError>;
 
     /// Applies `writes` atomically: all of them when every `expect` holds
     /// against the state before the set, none otherwise.
@@ -246,6 +284,59 @@ pub(crate) mod contract {
             .map(|(k, _)| k)
             .collect();
         assert_eq!(keys, vec!["never"]);
+    }
+
+    pub fn scan_records_carry_expiry(store: &dyn Store) {
+        let record = |key: &str, value: &str, expires_at: Option<i64>| StoredRecord {
+            key: key.into(),
+            value: value.into(),
+            expires_at,
+        };
+        let out = store
+            .apply(&set(vec![
+                put("sa:b", "5", Some(7), Expect::Any),
+                put("sa:a:2", "2", None, Expect::Any),
+                put("sa:a:1", "1", Some(100), Expect::Any),
+                put("sa:a:3", "3", Some(5), Expect::Any),
+                put("other", "x", None, Expect::Any),
+            ]))
+            .expect("apply");
+        assert_eq!(out, ApplyOutcome::Applied);
+        // Expire moves or drops an expiry; re-putting replaces it.
+        let out = store
+            .apply(&set(vec![
+                expire("sa:a:1", None, Expect::Any),
+                expire("sa:a:2", Some(300), Expect::Any),
+                put("sa:a:3", "3b", None, Expect::Any),
+            ]))
+            .expect("apply");
+        assert_eq!(out, ApplyOutcome::Applied);
+        assert_eq!(
+            store.scan_records("sa:a:").expect("scan"),
+            vec![
+                record("sa:a:1", "1", None),
+                record("sa:a:2", "2", Some(300)),
+                record("sa:a:3", "3b", None),
+            ]
+        );
+        assert!(store.scan_records("zz").expect("scan").is_empty());
+        let all = store.scan_records("").expect("scan all");
+        let keys: Vec<&str> = all.iter().map(|r| r.key.as_str()).collect();
+        assert_eq!(keys, ["other", "sa:a:1", "sa:a:2", "sa:a:3", "sa:b"]);
+        assert_eq!(all[4], record("sa:b", "5", Some(7)));
+        // Expired but not purged: still listed (the store knows no time);
+        // purged: gone, and deleted records too.
+        assert!(!all[4].is_live(7) && all[4].is_live(6));
+        assert_eq!(store.purge_expired(7, 10).expect("purge"), 1);
+        let out = store
+            .apply(&set(vec![delete("other", Expect::Any)]))
+            .expect("apply");
+        assert_eq!(out, ApplyOutcome::Applied);
+        assert_eq!(store.scan_records("").expect("scan all").len(), 3);
+        assert_eq!(
+            format!("{:?}", record("k", "secret", None)),
+            r#"StoredRecord { key: "k", value_bytes: 6, expires_at: None }"#
+        );
     }
 
     pub fn expire_and_check(store: &dyn Store) {

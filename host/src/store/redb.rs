@@ -18,7 +18,7 @@ use redb::{
 };
 use sessattr_core::protocol::{WriteAction, WriteSet};
 
-use super::{ApplyOutcome, Store, StoreError, expect_holds};
+use super::{ApplyOutcome, Store, StoreError, StoredRecord, expect_holds};
 
 const RECORDS: TableDefinition<&str, &str> = TableDefinition::new("records");
 const EXPIRES_AT: TableDefinition<&str, i64> = TableDefinition::new("expires_at");
@@ -97,6 +97,27 @@ impl Store for RedbStore {
                 break;
             }
             out.push((key.to_owned(), value.value().to_owned()));
+        }
+        Ok(out)
+    }
+
+    fn scan_records(&self, prefix: &str) -> Result<Vec<StoredRecord>, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let records = txn.open_table(RECORDS).map_err(backend)?;
+        let expires_at = txn.open_table(EXPIRES_AT).map_err(backend)?;
+        let mut out = Vec::new();
+        for item in records.range(prefix..).map_err(backend)? {
+            let (key, value) = item.map_err(backend)?;
+            let key = key.value();
+            if !key.starts_with(prefix) {
+                break;
+            }
+            let expiry = expires_at.get(key).map_err(backend)?.map(|g| g.value());
+            out.push(StoredRecord {
+                key: key.to_owned(),
+                value: value.value().to_owned(),
+                expires_at: expiry,
+            });
         }
         Ok(out)
     }
@@ -208,6 +229,12 @@ mod tests {
     fn purges_expired() {
         let (_tmp, store) = open();
         contract::purges_expired(&store);
+    }
+
+    #[test]
+    fn scan_records_carry_expiry() {
+        let (_tmp, store) = open();
+        contract::scan_records_carry_expiry(&store);
     }
 
     #[test]
