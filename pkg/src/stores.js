@@ -91,10 +91,13 @@ const RECORDS_FORMAT = 'sessattr-records';
 function checkRecords(document) {
   const bad = (why) => new TypeError(`sessattr: not a sessattr-records document: ${why}`);
   if (document?.format !== RECORDS_FORMAT || document.version !== 1) throw bad('format/version');
+  const only = (object, fields) => Object.keys(object).every((field) => fields.includes(field));
+  if (!only(document, ['format', 'version', 'records'])) throw bad('unknown field');
   if (!Array.isArray(document.records)) throw bad('records must be an array');
   const seen = new Set();
   for (const [i, record] of document.records.entries()) {
     const { key, value, expires_at: expiresAt } = record ?? {};
+    if (!only(record ?? {}, ['key', 'value', 'expires_at'])) throw bad(`records[${i}] has an unknown field`);
     if (typeof key !== 'string' || !key.startsWith('sa:') || seen.has(key)) throw bad(`records[${i}].key`);
     if (typeof value !== 'string') throw bad(`records[${i}].value must be a string`);
     if (expiresAt !== null && !Number.isSafeInteger(expiresAt)) throw bad(`records[${i}].expires_at`);

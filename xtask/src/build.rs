@@ -1,4 +1,4 @@
-//! `cargo xtask build` and `cargo xtask serve`.
+//! `cargo xtask build`, `cargo xtask serve` and `cargo xtask size`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -85,6 +85,15 @@ pub fn serve(args: &[String]) -> Result<()> {
     let mut command = Command::new(&binary);
     command.arg("serve").args(args);
     exec(&mut command).with_context(|| format!("could not start {}", binary.display()))
+}
+
+/// Builds, then measures the module and rewrites its table in
+/// docs/BENCHMARKS.md (`pkg/scripts/size.mjs`).
+pub fn size() -> Result<()> {
+    build()?;
+    run(Command::new("node")
+        .args(["scripts/size.mjs"])
+        .current_dir(tools::root().join(PKG_DIR)))
 }
 
 /// The release host binary.

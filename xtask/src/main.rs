@@ -1,4 +1,4 @@
-//! Build orchestration for sessattr: `cargo xtask build | serve | test`.
+//! Build orchestration for sessattr: `cargo xtask build | serve | test | size`.
 //!
 //! `cargo xtask` is an alias (`.cargo/config.toml`) for
 //! `cargo run --locked --quiet --package xtask --`. Every step is a plain
@@ -26,6 +26,9 @@ USAGE:
     cargo xtask test            build, then cargo fmt --check, clippy (host and wasm
                                 targets), cargo test --release, and the Node tests in
                                 tests/node/; stops at the first failure
+    cargo xtask size            build, then measure the module (raw, gzip, brotli, and
+                                after binaryen's wasm-opt) and rewrite the table in
+                                docs/BENCHMARKS.md
     cargo xtask help            print this text
 
 ARGUMENTS OF serve:
@@ -47,6 +50,7 @@ enum Command {
     Build,
     Serve(Vec<String>),
     Test,
+    Size,
     Help,
 }
 
@@ -58,6 +62,7 @@ fn parse(args: &[String]) -> Result<Command> {
     let command = match first.as_str() {
         "build" => Command::Build,
         "test" => Command::Test,
+        "size" => Command::Size,
         "help" | "--help" | "-h" => Command::Help,
         "serve" => {
             let rest = match rest.split_first() {
@@ -80,6 +85,7 @@ fn main() -> ExitCode {
         Command::Build => build::build(),
         Command::Serve(args) => build::serve(&args),
         Command::Test => test::test(),
+        Command::Size => build::size(),
         Command::Help => {
             print!("{USAGE}");
             Ok(())
@@ -107,6 +113,7 @@ mod tests {
         assert!(matches!(parse(&args(&[])), Ok(Command::Help)));
         assert!(matches!(parse(&args(&["build"])), Ok(Command::Build)));
         assert!(matches!(parse(&args(&["test"])), Ok(Command::Test)));
+        assert!(matches!(parse(&args(&["size"])), Ok(Command::Size)));
         assert!(matches!(parse(&args(&["--help"])), Ok(Command::Help)));
         assert!(parse(&args(&["test", "extra"])).is_err());
         assert!(parse(&args(&["bogus"])).is_err());
