@@ -10,6 +10,18 @@ export const MAX_RETRIES = 16;
 /** Steps of one attempt before the module is deemed stuck. */
 const MAX_STEPS = 32;
 
+/** The host's fixed text for a failed or contended store. */
+const STORE_UNAVAILABLE = 'the store is unavailable; nothing was written';
+
+/** A store call; its failure becomes a 503 E008004 carrying the cause. */
+async function fromStore(call) {
+  try {
+    return await call();
+  } catch (cause) {
+    throw new SessattrError('E008004', 503, STORE_UNAVAILABLE, undefined, { cause });
+  }
+}
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -91,11 +103,11 @@ export class Engine {
       };
       const done = await this.#decide(store, input);
       const ops = done.writes?.ops ?? [];
-      if (ops.length === 0 || (await store.apply(ops))) {
+      if (ops.length === 0 || (await fromStore(() => store.apply(ops)))) {
         return { response: done.response, log: done.log };
       }
     }
-    throw new SessattrError('E008004', 503, 'write conflicts persisted; nothing was written');
+    throw new SessattrError('E008004', 503, STORE_UNAVAILABLE);
   }
 
   async #decide(store, input) {
@@ -105,12 +117,12 @@ export class Engine {
       if (!out.need) throw new Error(`sessattr: the module rejected the step input (${out.rejected})`);
       const keys = out.need.get ?? [];
       if (keys.length > 0) {
-        const values = await store.get(keys);
+        const values = await fromStore(() => store.get(keys));
         keys.forEach((key, i) => {
           input.records[key] = values[i] ?? null;
         });
       }
-      for (const prefix of out.need.scan ?? []) input.scans[prefix] = await store.scan(prefix);
+      for (const prefix of out.need.scan ?? []) input.scans[prefix] = await fromStore(() => store.scan(prefix));
     }
     throw new Error(`sessattr: no decision after ${MAX_STEPS} steps`);
   }

@@ -1,88 +1,28 @@
-// The REST API of SPEC 2 as a fetch handler, and the same operations as
-// plain async functions, over one engine and one store.
+// The REST API of SPEC 2 as a fetch handler (and a plain-object `handle` for
+// HTTP layers of one's own), and the same operations as async functions,
+// over one engine and one store.
+import { coreConfig } from './config.js';
 import { SessattrError } from './errors.js';
 import { base64 } from './engine.js';
+import { DEFAULT_BODY_LIMIT, answer, fallbackAnswer, httpOp, plainBody, readBody, toResponse } from './http.js';
 
 const ATTR = '/zato/sso/session/attr';
-const DEFAULT_BODY_LIMIT = 1 << 20;
-
-const KEY_STATES = ['primary', 'decrypt-only', 'retired'];
-
-/**
- * Checks the keyring's shape (the host's key-file entries) so that a
- * mistake fails `createHandler`, not every request; never echoes a key.
- */
-function checkKeys(keys) {
-  if (!Array.isArray(keys)) throw new TypeError('sessattr: keys must be an array of {id, key, state}');
-  const ids = new Set();
-  for (const [i, entry] of keys.entries()) {
-    const { id, key, state } = entry ?? {};
-    if (typeof id !== 'string' || id === '' || ids.has(id)) {
-      throw new TypeError(`sessattr: keys[${i}].id must be a non-empty string, unique in the keyring`);
-    }
-    ids.add(id);
-    if (typeof key !== 'string' || decodedLength(key) !== 32) {
-      throw new TypeError(`sessattr: keys[${i}].key (id ${id}) must be the base64 of 32 bytes`);
-    }
-    if (!KEY_STATES.includes(state)) {
-      throw new TypeError(`sessattr: keys[${i}].state (id ${id}) must be "primary", "decrypt-only" or "retired"`);
-    }
-  }
-  const primaries = keys.filter((entry) => entry.state === 'primary').length;
-  if (keys.length > 0 && primaries !== 1) {
-    throw new TypeError(`sessattr: the keyring needs exactly one primary key (it has ${primaries})`);
-  }
-}
-
-/** Bytes of standard base64 `text`, or -1 when it is not base64. */
-function decodedLength(text) {
-  try {
-    return atob(text).length;
-  } catch {
-    return -1;
-  }
-}
-
-/** The core's configuration from the handler's options. */
-function coreConfig({ keys = [], apps = ['CRM'], limits = {}, sessionLifetime = 3600, argon2 }) {
-  checkKeys(keys);
-  const config = { apps, keys, limits, session_lifetime_secs: sessionLifetime };
-  if (argon2) config.argon2 = argon2;
-  return config;
-}
-
-/** Reads a request body up to `limit` bytes; `null` when it is longer. */
-async function readBody(request, limit) {
-  const declared = Number(request.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > limit) return null;
-  if (!request.body) return new Uint8Array();
-  const chunks = [];
-  let total = 0;
-  for await (const chunk of request.body) {
-    total += chunk.length;
-    if (total > limit) return null;
-    chunks.push(chunk);
-  }
-  const bytes = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.length;
-  }
-  return bytes;
-}
 
 /**
  * Creates a handler: `fetch(request)` answers every path of SPEC 2 as the
- * native host does; `attrs`, `sessions` and `users` are the operations as
- * async functions that resolve to the result fields or throw a
- * `SessattrError`.
+ * native host does; `handle({method, url, headers, body})` does the same for
+ * a plain request object (for HTTP layers whose GET requests carry a body,
+ * which a fetch `Request` cannot) and resolves to `{status, headers, body}`;
+ * `attrs`, `sessions` and `users` are the operations as async functions that
+ * resolve to the result fields or throw a `SessattrError`.
  *
  * Options: `store` (see stores.js), `keys` (the entries of the host's key
  * file), `apps` (default `["CRM"]`), `limits` (SPEC 3, with the host's
  * setting names: `{value_max_bytes, body_max_bytes, …}`), `sessionLifetime`
- * (seconds, default 3600), `argon2` (`{m_cost, t_cost, p_cost}`), `clock`
- * (unix microseconds; tests only).
+ * (seconds, default 3600), `argon2` (`{m_cost, t_cost, p_cost}`), `onError`
+ * (called with the error whenever `fetch` answers 400/500/503 on its own —
+ * a failing store, an unreadable body — for logging; it is the store's own
+ * error as `cause`), `clock` (unix microseconds; tests only).
  */
 export function makeHandler(engine, options) {
   // `engine` is an Engine, or a promise of one (runtimes that load the
@@ -93,6 +33,18 @@ export function makeHandler(engine, options) {
   const clock = options.clock ?? (() => Date.now() * 1000);
   const bodyLimit = options.limits?.body_max_bytes ?? DEFAULT_BODY_LIMIT;
   const run = async (op) => (await engine).run(store, op, config, clock);
+  const onError = options.onError ?? (() => {});
+
+  /** The answer to one HTTP request (`bytes` null = over the body limit). */
+  const respond = async (method, url, headers, bytes) => {
+    try {
+      const { response } = await run(httpOp(method, url, headers, bytes));
+      return answer(response.status, response.body, response.headers ?? []);
+    } catch (err) {
+      onError(err);
+      return fallbackAnswer(err);
+    }
+  };
 
   /** One HTTP-shaped call; the answer body parsed. */
   const call = async (method, path, fields, query = '') => {
@@ -105,28 +57,18 @@ export function makeHandler(engine, options) {
 
   return {
     async fetch(request) {
-      const url = new URL(request.url);
-      const bytes = await readBody(request, bodyLimit);
-      const op = {
-        http: {
-          method: request.method,
-          path: url.pathname,
-          query: url.search.replace(/^\?/, ''),
-          body: bytes === null ? '' : base64(bytes),
-          body_too_large: bytes === null,
-          remote_addr: request.headers.get('cf-connecting-ip') ?? '',
-          user_agent: request.headers.get('user-agent') ?? '',
-        },
-      };
-      let response;
+      let bytes;
       try {
-        ({ response } = await run(op));
-      } catch (err) {
-        const status = err instanceof SessattrError ? err.httpStatus : 500;
-        const code = err instanceof SessattrError ? err.code : 'E008004';
-        return json(status, { cid: cid(), status: 'error', sub_status: [code], message: 'internal error' }, []);
+        bytes = await readBody(request, bodyLimit);
+      } catch (cause) {
+        const err = new SessattrError('E008002', 400, 'the request body could not be read', undefined, { cause });
+        onError(err);
+        return toResponse(fallbackAnswer(err));
       }
-      return json(response.status, response.body, response.headers ?? []);
+      return toResponse(await respond(request.method, request.url, request.headers, bytes));
+    },
+    async handle({ method, url, headers, body }) {
+      return respond(method, url, headers, plainBody(body, bodyLimit));
     },
     attrs: {
       create: (fields) => call('POST', ATTR, fields),
@@ -165,14 +107,4 @@ function outcome(response) {
     return fields;
   }
   throw new SessattrError(body.sub_status?.[0] ?? 'E008004', response.status, body.message ?? 'refused', body.item);
-}
-
-function json(status, body, headers) {
-  const all = new Headers(headers);
-  all.set('content-type', 'application/json');
-  return new Response(typeof body === 'string' ? body : JSON.stringify(body), { status, headers: all });
-}
-
-function cid() {
-  return [...crypto.getRandomValues(new Uint8Array(12))].map((b) => b.toString(16).padStart(2, '0')).join('');
 }

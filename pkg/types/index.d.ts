@@ -24,14 +24,18 @@ export type SubStatus =
  * fixed text: never a value, password, key or UST.
  */
 export declare class SessattrError extends Error {
-  constructor(code: SubStatus, httpStatus: number, message: string, item?: number);
+  constructor(code: SubStatus, httpStatus: number, message: string, item?: number, options?: { cause?: unknown });
   readonly name: 'SessattrError';
   /** The SPEC sub-status, e.g. `E009001`. */
   readonly code: SubStatus;
   /** The HTTP status the REST API answers with. */
   readonly httpStatus: number;
+  /** The fixed text without the code: the REST answer's `message`. */
+  readonly text: string;
   /** Index of the failing item of a many-form call. */
   readonly item?: number;
+  /** The underlying failure, e.g. a store's own error (E008004, 503). */
+  readonly cause?: unknown;
 }
 
 // ---------------------------------------------------------------- stores
@@ -156,6 +160,12 @@ export interface HandlerOptions {
   /** Session lifetime in seconds; default 3600. */
   sessionLifetime?: number;
   argon2?: Argon2Params;
+  /**
+   * Called with the error whenever `fetch` answers on its own (a failing
+   * store: 503 E008004 with the store's error as `cause`; an unreadable
+   * body: 400 E008002) — for your logs.
+   */
+  onError?: (error: unknown) => void;
   /** The clock in unix microseconds (tests). */
   clock?: () => number;
 }
@@ -269,10 +279,34 @@ export interface UserOperations {
   passwd(user: { username: string; password: string }): Promise<Record<string, never>>;
 }
 
+/** A request as `handle` takes it (e.g. from `node:http`). */
+export interface PlainRequest {
+  method: string;
+  /** Absolute, or a path with its query: `/zato/sso/session/attr?…`. */
+  url: string;
+  /** A `Headers`, or an object such as Node's `req.headers`. */
+  headers?: Headers | Record<string, string | string[] | undefined>;
+  body?: Uint8Array | ArrayBuffer | string | null;
+}
+
+/** An answer as `handle` gives it. */
+export interface PlainAnswer {
+  status: number;
+  headers: [string, string][];
+  /** The JSON text of the answer. */
+  body: string;
+}
+
 /** What `createHandler` gives: a fetch handler and the operations. */
 export interface Handler {
   /** Answers every path of SPEC 2 as the native host does. */
   fetch(request: Request): Promise<Response>;
+  /**
+   * The same for a plain request object — for HTTP layers whose GET
+   * requests carry a JSON body (Zato clients send them), which a fetch
+   * `Request` cannot hold.
+   */
+  handle(request: PlainRequest): Promise<PlainAnswer>;
   attrs: AttrOperations;
   sessions: SessionOperations;
   users: UserOperations;

@@ -95,3 +95,57 @@ test('64 concurrent creates of one name: exactly one wins, over an async store',
   assert.equal(codes.filter((c) => c === 'ok').length, 1);
   assert.equal(codes.filter((c) => c === 'E009001').length, 63);
 });
+
+/** A store that works until `broken.now` is set, then fails every call. */
+function breakable(inner) {
+  const broken = { now: false, calls: 0 };
+  const guard = (name) => async (...args) => {
+    if (broken.now) {
+      broken.calls++;
+      throw new Error(`disk on fire (${name})`);
+    }
+    return inner[name](...args);
+  };
+  return { broken, store: { get: guard('get'), scan: guard('scan'), apply: guard('apply') } };
+}
+
+test('a failing store answers 503 E008004 as the host does, hands the cause to onError, and writes nothing', async () => {
+  const { broken, store } = breakable(memoryStore());
+  const errors = [];
+  const handler = createHandler({ store, keys: [{ id: 'k1', key: key(), state: 'primary' }], argon2: CHEAP, onError: (e) => errors.push(e) });
+  await handler.users.add({ username: 'admin', password: 'admin-pw-1', superUser: true });
+  const { ust } = await handler.sessions.login({ username: 'admin', password: 'admin-pw-1', current_app: 'CRM' });
+  const on = { current_ust: ust, target_ust: ust, current_app: 'CRM' };
+
+  broken.now = true;
+  const answer = await handler.fetch(post(ATTR, { ...on, name: 'n', value: 'secret value 3' }));
+  assert.equal(answer.status, 503);
+  const body = await answer.json();
+  assert.deepEqual(body.sub_status, ['E008004']);
+  assert.equal(body.message, 'the store is unavailable; nothing was written');
+  assert.equal(errors.length, 1);
+  assert.ok(errors[0] instanceof SessattrError);
+  assert.match(errors[0].cause.message, /disk on fire/);
+  await assert.rejects(handler.attrs.get({ ...on, name: 'n' }), (err) => err.code === 'E008004' && err.httpStatus === 503);
+  assert.ok(broken.calls >= 2);
+
+  broken.now = false;
+  assert.deepEqual(await handler.attrs.exists({ ...on, name: 'n' }), { result: false });
+});
+
+test('a request body that breaks half way answers 400 E008002 and writes nothing', async () => {
+  const { handler, store, admin, alice } = await setup();
+  const before = store.size;
+  let sent = false;
+  const body = new ReadableStream({
+    pull(controller) {
+      if (sent) return controller.error(new Error('connection reset'));
+      sent = true;
+      controller.enqueue(new TextEncoder().encode(`{"current_ust":"${admin}","target_ust":"${alice}",`));
+    },
+  });
+  const answer = await handler.fetch(new Request(ATTR, { method: 'POST', body, duplex: 'half' }));
+  assert.equal(answer.status, 400);
+  assert.deepEqual((await answer.json()).sub_status, ['E008002']);
+  assert.equal(store.size, before);
+});

@@ -2,8 +2,11 @@
 // its contents, `import` and `require`, the module's bytes, the types.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { copyFileSync, readFileSync, readdirSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 
 import { PKG, ROOT, bin, pack, projectWith, sh } from './packed.mjs';
@@ -117,4 +120,53 @@ ${ROUND_TRIP('sessattr/portable', ", module: readFileSync(new URL('./node_module
 try { createHandler({ store: memoryStore() }); } catch (err) { console.log(err.name); }`;
   const out = sh('node', ['--input-type=module', '-e', script], { cwd: project });
   assert.deepEqual(out.trim().split('\n'), ['round trip', 'TypeError']);
+});
+
+/** An HTTP/1.1 request with node:http — which, unlike fetch, sends a GET body. */
+function request(port, method, path, body) {
+  const text = body === undefined ? '' : JSON.stringify(body);
+  // Content-Length as Zato's Python clients send it (node:http would send a
+  // GET body with no framing at all).
+  const headers = { 'content-length': Buffer.byteLength(text) };
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, method, path, headers }, (res) => {
+      let answer = '';
+      res.on('data', (d) => (answer += d));
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode, type: res.headers['content-type'], body: JSON.parse(answer) });
+        } catch {
+          reject(new Error(`${method} ${path}: HTTP ${res.statusCode}, not JSON: ${answer.slice(0, 200)}`));
+        }
+      });
+    });
+    req.on('error', reject);
+    req.end(text);
+  });
+}
+
+test('node:http example: the REST API with Zato-style GET bodies, and 413 over the body limit', async () => {
+  copyFileSync(join(examples, 'node', 'http-server.mjs'), join(project, 'http-server.mjs'));
+  const env = {
+    ...process.env,
+    SESSATTR_KEYS: JSON.stringify({ keys: [{ id: 'k1', key: randomBytes(32).toString('base64'), state: 'primary' }] }),
+    SESSATTR_USERS: JSON.stringify([{ username: 'admin', password: 'admin-pw-1', superUser: true }]),
+  };
+  const child = spawn('node', ['http-server.mjs', '0'], { cwd: project, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const [line] = await once(child.stdout, 'data');
+    const port = Number(String(line).match(/:(\d+)/)[1]);
+    const login = await request(port, 'POST', '/zato/sso/user/login', { username: 'admin', password: 'admin-pw-1', current_app: 'CRM' });
+    assert.equal(login.status, 200);
+    const on = { current_ust: login.body.ust, target_ust: login.body.ust, current_app: 'CRM' };
+    const created = await request(port, 'POST', '/zato/sso/session/attr', { ...on, name: 'n', value: 'v', encrypt: true });
+    assert.deepEqual([created.status, created.type, created.body.status], [200, 'application/json', 'ok']);
+    const got = await request(port, 'GET', '/zato/sso/session/attr', { ...on, name: 'n' });
+    assert.deepEqual([got.status, got.body.value, got.body.is_encrypted], [200, 'v', true]);
+    const big = await request(port, 'POST', '/zato/sso/session/attr', { ...on, name: 'big', value: 'x'.repeat(2 << 20) });
+    assert.equal(big.status, 413);
+    assert.deepEqual(big.body.sub_status, ['E008002']);
+  } finally {
+    child.kill();
+  }
 });
