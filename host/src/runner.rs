@@ -477,9 +477,6 @@ mod tests {
         fn get_many(&self, _: &[String]) -> Result<Vec<Option<String>>, crate::store::StoreError> {
             Err(crate::store::StoreError::Backend("disk gone".into()))
         }
-        fn scan_prefix(&self, _: &str) -> Result<Vec<(String, String)>, crate::store::StoreError> {
-            Err(crate::store::StoreError::Backend("disk gone".into()))
-        }
         fn scan_records(
             &self,
             _: &str,

@@ -9,7 +9,7 @@ import { copyFileSync, readFileSync, readdirSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 
-import { PKG, ROOT, bin, pack, projectWith, sh } from './packed.mjs';
+import { PKG, ROOT, bin, pack, projectWith, sh } from './support.mjs';
 
 const tarball = pack();
 const project = projectWith(tarball);

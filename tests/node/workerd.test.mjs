@@ -6,21 +6,11 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 
-import { PKG, bin, pack, projectWith, sh } from './packed.mjs';
+import { PKG, bin, freePort, pack, projectWith, sh, waitForHttp } from './support.mjs';
 
 const EXAMPLE = join(PKG, 'examples', 'worker');
-
-/** A free loopback port. */
-async function freePort() {
-  const server = createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Builds the worker in a fresh project exactly as its `npm run build` does. */
 function buildWorker() {
@@ -44,17 +34,8 @@ async function startWorkerd(project, port, env) {
   child.stdout.on('data', (d) => (log += d));
   child.stderr.on('data', (d) => (log += d));
   after(() => child.kill('SIGKILL'));
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`workerd exited (${child.exitCode}): ${log}`);
-    try {
-      await fetch(`http://127.0.0.1:${port}/`);
-      return { child, log: () => log };
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-  throw new Error(`workerd did not answer within 20 s: ${log}`);
+  await waitForHttp(`http://127.0.0.1:${port}/`, child, () => log);
+  return { child, log: () => log };
 }
 
 test('the example worker under workerd logs in and answers the seed create with status ok', async () => {

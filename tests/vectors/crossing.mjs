@@ -5,12 +5,12 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { createHandler, memoryStore } from '../../pkg/src/node.js';
+import { freePort, waitForHttp } from '../node/support.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The release host binary, as `cargo xtask build` leaves it. */
@@ -129,15 +129,6 @@ function dataDirWith(key) {
   return dir;
 }
 
-/** A free loopback port. */
-async function freePort() {
-  const probe = createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => probe.once('listening', resolve));
-  const { port } = probe.address();
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
 /**
  * Starts `sessattr serve` on `dataDir` with sessions of `lifetime` seconds;
  * `call(method, path, body)` answers the parsed ok body.
@@ -161,15 +152,11 @@ async function startHost(dataDir, lifetime = LIFETIME) {
     child.kill('SIGTERM');
     await exited;
   };
-  for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
-    if (child.exitCode !== null) throw new Error(`sessattr serve exited (${child.exitCode}): ${log}`);
-    try {
-      await fetch(`${base}/`);
-      return { call, stop, log: () => log };
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+  try {
+    await waitForHttp(`${base}/`, child, () => log);
+  } catch (err) {
+    await stop();
+    throw err;
   }
-  await stop();
-  throw new Error(`sessattr serve did not answer within 20 s: ${log}`);
+  return { call, stop, log: () => log };
 }

@@ -42,15 +42,6 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    fn scan_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
-        let map = self.lock()?;
-        Ok(map
-            .range(prefix.to_owned()..)
-            .take_while(|(k, _)| k.starts_with(prefix))
-            .map(|(k, e)| (k.clone(), e.value.clone()))
-            .collect())
-    }
-
     fn scan_records(&self, prefix: &str) -> Result<Vec<StoredRecord>, StoreError> {
         let map = self.lock()?;
         Ok(map

@@ -82,13 +82,21 @@ pub trait Store: Send + Sync {
     /// Reads `keys`; the answer has one entry per key, `None` when absent.
     fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, StoreError>;
 
-    /// Every `(key, record)` whose key starts with `prefix`, in key order.
-    fn scan_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError>;
-
     /// Every record whose key starts with `prefix`, with its expiry, in key
     /// order, read from one consistent state. Records past their expiry but
     /// not purged yet are included: the store does not know the time.
     fn scan_records(&self, prefix: &str) -> Result<Vec<StoredRecord>, StoreError>;
+
+    /// Every `(key, record)` whose key starts with `prefix`, in key order
+    /// (what the module's scans get; only `user list` scans, so reading the
+    /// expiries along is no cost worth a second implementation).
+    fn scan_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(self
+            .scan_records(prefix)?
+            .into_iter()
+            .map(|record| (record.key, record.value))
+            .collect())
+    }
 
     /// Applies `writes` atomically: all of them when every `expect` holds
     /// against the state before the set, none otherwise.

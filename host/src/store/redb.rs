@@ -86,21 +86,6 @@ impl Store for RedbStore {
             .collect()
     }
 
-    fn scan_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
-        let txn = self.db.begin_read().map_err(backend)?;
-        let records = txn.open_table(RECORDS).map_err(backend)?;
-        let mut out = Vec::new();
-        for item in records.range(prefix..).map_err(backend)? {
-            let (key, value) = item.map_err(backend)?;
-            let key = key.value();
-            if !key.starts_with(prefix) {
-                break;
-            }
-            out.push((key.to_owned(), value.value().to_owned()));
-        }
-        Ok(out)
-    }
-
     fn scan_records(&self, prefix: &str) -> Result<Vec<StoredRecord>, StoreError> {
         let txn = self.db.begin_read().map_err(backend)?;
         let records = txn.open_table(RECORDS).map_err(backend)?;

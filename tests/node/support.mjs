@@ -1,8 +1,11 @@
-// The npm package as users get it: `npm pack` of pkg/, installed with
-// `npm install <tarball>` into a fresh temporary project.
+// Test support: the npm package as users get it (`npm pack` of pkg/,
+// installed with `npm install <tarball>` into a fresh temporary project),
+// commands, ports and servers.
 import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -35,4 +38,30 @@ export function projectWith(tarball) {
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'user-project', private: true, type: 'module' }));
   sh('npm', ['install', '--no-audit', '--no-fund', '--offline', tarball], { cwd: dir });
   return dir;
+}
+
+/** A free loopback port. */
+export async function freePort() {
+  const probe = createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+/**
+ * Waits until `base` answers HTTP (any status), for up to 20 s; fails early
+ * when `child` exits. `log()` is the child's output so far, for the error.
+ */
+export async function waitForHttp(base, child, log) {
+  for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
+    if (child.exitCode !== null) throw new Error(`${child.spawnfile} exited (${child.exitCode}): ${log()}`);
+    try {
+      await fetch(base);
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  throw new Error(`${child.spawnfile} did not answer within 20 s: ${log()}`);
 }
