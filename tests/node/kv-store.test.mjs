@@ -1,8 +1,8 @@
 // workersKvStore over a KV-shaped namespace (the documented Workers KV
 // interface: get, put with `expiration`, delete, paginated list): the
 // adapter pages through list, keeps KV's 60-second minimum expiration, and
-// refuses a write set whose preconditions fail here. (A run inside a real
-// KV implementation is part of the worker tests of the package issue.)
+// refuses a write set whose preconditions fail here. The same adapter inside
+// a real KV implementation (Miniflare's): workers-kv.test.mjs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 

@@ -3,11 +3,12 @@
 // commands, ports and servers.
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** The repository root. */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -64,4 +65,28 @@ export async function waitForHttp(base, child, log) {
     }
   }
   throw new Error(`${child.spawnfile} did not answer within 20 s: ${log()}`);
+}
+
+/** The example worker's folder. */
+export const WORKER_EXAMPLE = join(PKG, 'examples', 'worker');
+
+/**
+ * The example worker built in a fresh project (the packed package
+ * installed) exactly as its `npm run build` does; the project's folder, with
+ * `dist/worker.js` and `dist/sessattr_wasm_bg.wasm`.
+ */
+export function buildWorker() {
+  const project = projectWith(pack());
+  for (const file of ['worker.js', 'config.capnp']) copyFileSync(join(WORKER_EXAMPLE, file), join(project, file));
+  const script = JSON.parse(readFileSync(join(WORKER_EXAMPLE, 'package.json'), 'utf8')).scripts.build;
+  const [tool, ...args] = script.split(' ');
+  if (tool !== 'esbuild') throw new Error(`the example's build script runs ${tool}, not esbuild`);
+  sh(bin('esbuild'), args, { cwd: project });
+  return project;
+}
+
+/** Imports one of the package's devDependencies (e.g. `miniflare`). */
+export async function importDev(name) {
+  const path = createRequire(join(PKG, 'package.json')).resolve(name);
+  return import(pathToFileURL(path).href);
 }

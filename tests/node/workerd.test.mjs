@@ -5,23 +5,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 
-import { PKG, bin, freePort, pack, projectWith, sh, waitForHttp } from './support.mjs';
-
-const EXAMPLE = join(PKG, 'examples', 'worker');
-
-/** Builds the worker in a fresh project exactly as its `npm run build` does. */
-function buildWorker() {
-  const project = projectWith(pack());
-  for (const file of ['worker.js', 'config.capnp']) copyFileSync(join(EXAMPLE, file), join(project, file));
-  const script = JSON.parse(readFileSync(join(EXAMPLE, 'package.json'), 'utf8')).scripts.build;
-  const [tool, ...args] = script.split(' ');
-  assert.equal(tool, 'esbuild');
-  sh(bin('esbuild'), args, { cwd: project });
-  return project;
-}
+import { bin, buildWorker, freePort, waitForHttp } from './support.mjs';
 
 /** Starts workerd on `port`; resolves once it answers HTTP. */
 async function startWorkerd(project, port, env) {

@@ -13,7 +13,7 @@ const worker :Workerd.Worker = (
     (name = "worker.js", esModule = embed "dist/worker.js"),
     (name = "sessattr_wasm_bg.wasm", wasm = embed "dist/sessattr_wasm_bg.wasm"),
   ],
-  compatibilityDate = "2026-11-01",
+  compatibilityDate = "2026-07-01",
   bindings = [
     (name = "SESSATTR_KEYS", fromEnvironment = "SESSATTR_KEYS"),
     (name = "SESSATTR_USERS", fromEnvironment = "SESSATTR_USERS"),
