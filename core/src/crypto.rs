@@ -10,6 +10,7 @@
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use alloc::string::String;
+use core::cell::Cell;
 use alloc::vec::Vec;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -70,9 +71,14 @@ struct Key {
     state: KeyState,
 }
 
-/// The keys of the configuration, ready to use.
+/// The keys of the configuration, ready to use, and the count of
+/// encryptions this decision made (the host's nonce budget, SPEC 4).
 pub struct Keyring {
     keys: Vec<Key>,
+    /// Most encryptions this decision may make; `None` = no limit.
+    budget: Option<u32>,
+    /// Encryptions made so far.
+    sealed: Cell<u32>,
 }
 
 impl Keyring {
@@ -93,11 +99,32 @@ impl Keyring {
                 state: entry.state,
             });
         }
-        Ok(Self { keys })
+        Ok(Self {
+            keys,
+            budget: None,
+            sealed: Cell::new(0),
+        })
+    }
+
+    /// The same keyring allowed at most `budget` encryptions (the embedding's
+    /// share of the primary key's nonce budget); `None` = no limit.
+    pub fn with_budget(mut self, budget: Option<u32>) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// How many encryptions were made (attempted ones included).
+    pub fn sealed_count(&self) -> u32 {
+        self.sealed.get()
     }
 
     fn primary(&self) -> Option<&Key> {
         self.keys.iter().find(|k| k.state == KeyState::Primary)
+    }
+
+    /// The id of the key that seals new values, if there is one.
+    pub fn primary_id(&self) -> Option<&str> {
+        self.primary().map(|k| k.id.as_str())
     }
 
     /// Seals `plaintext` for `place` under the primary key with a fresh
@@ -109,6 +136,12 @@ impl Keyring {
         entropy: &mut Entropy,
     ) -> Result<String, CryptoError> {
         let key = self.primary().ok_or(CryptoError)?;
+        let sealed = self.sealed.get();
+        if self.budget.is_some_and(|budget| sealed >= budget) {
+            return Err(CryptoError);
+        }
+        // Counted before sealing: a nonce drawn is a nonce spent.
+        self.sealed.set(sealed.saturating_add(1));
         let nonce_bytes = entropy.bytes::<NONCE_LEN>();
         let nonce = Nonce::from(nonce_bytes);
         let aad = place.associated_data();
@@ -131,15 +164,18 @@ impl Keyring {
         Ok(URL_SAFE_NO_PAD.encode(envelope))
     }
 
+    /// The id of the key an envelope names, without opening it (for
+    /// `keys status` and `keys rotate`); a malformed envelope is an error.
+    pub fn envelope_key_id(envelope: &str) -> Result<String, CryptoError> {
+        let bytes = URL_SAFE_NO_PAD.decode(envelope).map_err(|_| CryptoError)?;
+        let (id, _) = split_header(&bytes)?;
+        String::from_utf8(id.to_vec()).map_err(|_| CryptoError)
+    }
+
     /// Opens an envelope sealed for `place` by any primary or decrypt-only key.
     pub fn open(&self, envelope: &str, place: Place<'_>) -> Result<String, CryptoError> {
         let bytes = URL_SAFE_NO_PAD.decode(envelope).map_err(|_| CryptoError)?;
-        let (&version, rest) = bytes.split_first().ok_or(CryptoError)?;
-        let (&id_len, rest) = rest.split_first().ok_or(CryptoError)?;
-        if version != ENVELOPE_VERSION || rest.len() < usize::from(id_len) + NONCE_LEN {
-            return Err(CryptoError);
-        }
-        let (id, rest) = rest.split_at(usize::from(id_len));
+        let (id, rest) = split_header(&bytes)?;
         let (nonce_bytes, sealed) = rest.split_at(NONCE_LEN);
         let key = self
             .keys
@@ -160,6 +196,17 @@ impl Keyring {
             .map_err(|_| CryptoError)?;
         String::from_utf8(plain).map_err(|_| CryptoError)
     }
+}
+
+/// An envelope's key id and what follows it (nonce, ciphertext and tag),
+/// after checking the version and that the nonce is there.
+fn split_header(bytes: &[u8]) -> Result<(&[u8], &[u8]), CryptoError> {
+    let (&version, rest) = bytes.split_first().ok_or(CryptoError)?;
+    let (&id_len, rest) = rest.split_first().ok_or(CryptoError)?;
+    if version != ENVELOPE_VERSION || rest.len() < usize::from(id_len) + NONCE_LEN {
+        return Err(CryptoError);
+    }
+    Ok(rest.split_at(usize::from(id_len)))
 }
 
 #[cfg(test)]
@@ -240,6 +287,39 @@ mod tests {
             ring.seal("v", here("s", "n"), &mut entropy()),
             Err(CryptoError)
         );
+    }
+
+    #[test]
+    fn the_budget_caps_encryptions_and_every_seal_counts() {
+        let ring = Keyring::new(&[entry("k1", 1, KeyState::Primary)])
+            .expect("keyring")
+            .with_budget(Some(2));
+        let mut e = entropy();
+        assert!(ring.seal("a", here("s", "n"), &mut e).is_ok());
+        assert!(ring.seal("b", here("s", "n"), &mut e).is_ok());
+        assert_eq!(ring.seal("c", here("s", "n"), &mut e), Err(CryptoError));
+        assert_eq!(ring.sealed_count(), 2);
+        let unlimited = Keyring::new(&[entry("k1", 1, KeyState::Primary)]).expect("keyring");
+        for _ in 0..3 {
+            unlimited.seal("v", here("s", "n"), &mut e).expect("seal");
+        }
+        assert_eq!(unlimited.sealed_count(), 3);
+    }
+
+    #[test]
+    fn envelopes_name_their_key_and_retired_keys_open_nothing() {
+        let ring = Keyring::new(&[entry("k-old", 1, KeyState::Primary)]).expect("keyring");
+        let env = ring.seal("v", here("s", "n"), &mut entropy()).expect("seal");
+        assert_eq!(Keyring::envelope_key_id(&env), Ok("k-old".into()));
+        assert_eq!(Keyring::envelope_key_id("not an envelope"), Err(CryptoError));
+        assert_eq!(ring.primary_id(), Some("k-old"));
+        let retired = Keyring::new(&[
+            entry("k-old", 1, KeyState::Retired),
+            entry("k-new", 2, KeyState::Primary),
+        ])
+        .expect("keyring");
+        assert_eq!(retired.open(&env, here("s", "n")), Err(CryptoError));
+        assert_eq!(retired.primary_id(), Some("k-new"));
     }
 
     #[test]

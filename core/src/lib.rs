@@ -42,6 +42,7 @@ pub fn step(input: &StepInput) -> StepOutput {
     let Ok(keyring) = Keyring::new(&input.config.keys) else {
         return StepOutput::Rejected(String::from("a key of the keyring is malformed"));
     };
+    let keyring = keyring.with_budget(input.encryption_budget);
     let cid = entropy.cid();
     let mut ctx = Ctx {
         config: &input.config,
@@ -62,6 +63,7 @@ pub fn step(input: &StepInput) -> StepOutput {
         Operation::UserUnlock(user) => ops::users::unlock(&mut ctx, user),
         Operation::UserDelete(user) => ops::users::delete(&mut ctx, user),
         Operation::UserPasswd(command) => ops::users::passwd(&mut ctx, command),
+        Operation::Rekey(command) => ops::rekey::run(&mut ctx, command),
     };
     let mut log = ctx.log;
     let (response, writes) = match outcome {
@@ -80,6 +82,7 @@ pub fn step(input: &StepInput) -> StepOutput {
         response,
         writes,
         log,
+        encryptions: keyring.sealed_count(),
     })
 }
 

@@ -39,6 +39,11 @@ pub struct StepInput {
     /// Prefix scans done so far: prefix → every `[key, record]` under it.
     #[serde(default)]
     pub scans: BTreeMap<String, Vec<(String, String)>>,
+    /// Most encryptions this decision may make: the embedding's share of
+    /// the primary key's nonce budget (SPEC 4). Absent = no limit; past it,
+    /// encrypting fails like a missing primary key (E008004).
+    #[serde(default)]
+    pub encryption_budget: Option<u32>,
 }
 
 /// An operation: an HTTP request, or an administrative command of the CLI.
@@ -61,6 +66,25 @@ pub enum Operation {
     UserDelete(UserName),
     /// `sessattr user passwd`: a new password; every session ends.
     UserPasswd(UserPasswd),
+    /// `sessattr keys status` / `keys rotate`: one page of one session's
+    /// encrypted attributes, counted by key and (when `rewrite`) re-sealed
+    /// under the primary key.
+    Rekey(Rekey),
+}
+
+/// One page of `keys status` / `keys rotate` over one session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Rekey {
+    /// The session id (as in the store's keys, not a UST).
+    pub session: String,
+    /// Start after this attribute name (`None` = from the first).
+    #[serde(default)]
+    pub after: Option<String>,
+    /// Most attributes to look at; 0 = only count them from the index.
+    pub limit: u32,
+    /// Re-seal the values not under the primary key (else only count).
+    #[serde(default)]
+    pub rewrite: bool,
 }
 
 /// An HTTP request as the embedding received it.
@@ -153,6 +177,10 @@ pub struct Decision {
     pub writes: WriteSet,
     /// Fields for the embedding's one log line; never holds secrets.
     pub log: LogFields,
+    /// Encryptions made deciding (each spent a nonce of the primary key),
+    /// for the embedding's nonce budget.
+    #[serde(default)]
+    pub encryptions: u32,
 }
 
 /// An HTTP response.

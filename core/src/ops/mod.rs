@@ -5,6 +5,7 @@ pub mod attr;
 pub mod auth;
 pub mod login;
 pub mod reads;
+pub mod rekey;
 pub mod session;
 pub mod users;
 

@@ -20,6 +20,8 @@ pub struct World {
     pub expiries: BTreeMap<String, Option<i64>>,
     pub config: Config,
     pub now: i64,
+    /// The nonce budget passed with every step (`None` = no limit).
+    pub encryption_budget: Option<u32>,
     seed_counter: u8,
 }
 
@@ -55,6 +57,7 @@ impl World {
             expiries: BTreeMap::new(),
             config,
             now: T0,
+            encryption_budget: None,
             seed_counter: 0,
         }
     }
@@ -97,6 +100,7 @@ impl World {
             seed: encode_seed(&[self.seed_counter; 32]),
             records: BTreeMap::new(),
             scans: BTreeMap::new(),
+            encryption_budget: self.encryption_budget,
         };
         for _ in 0..8 {
             match step(&input) {

@@ -147,6 +147,14 @@ pub fn session_guard(target: &LiveSession) -> WriteOp {
     }
 }
 
+/// When the store may forget an attribute record: when the attribute or
+/// its session (ending at `session_end`) expires, whichever comes first.
+pub fn store_expiry(record: &AttrRecord, session_end: i64) -> i64 {
+    record
+        .expiration_time
+        .map_or(session_end, |at| at.min(session_end))
+}
+
 fn stored_record(text: &str) -> Result<Stored<'_>, Error> {
     Ok(Stored {
         text,

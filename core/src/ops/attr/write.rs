@@ -124,10 +124,7 @@ fn new_record(
 /// its session expires, whichever comes first. No precondition of its own:
 /// the index's covers every attribute of the session.
 fn put(target: &LiveSession, record: AttrRecord) -> WriteOp {
-    let session_end = target.session.expiration_time;
-    let expires_at = record
-        .expiration_time
-        .map_or(session_end, |at| at.min(session_end));
+    let expires_at = super::store_expiry(&record, target.session.expiration_time);
     WriteOp {
         key: layout::attr_key(&target.sid, &record.name),
         action: WriteAction::Put {
