@@ -216,6 +216,7 @@ fn run_attempt(
         seed: sessattr_core::encode_seed(&seed),
         records: BTreeMap::new(),
         scans: BTreeMap::new(),
+        encryption_budget: None,
     };
     for _ in 0..MAX_STEPS {
         let bytes = serde_json::to_vec(&input)
@@ -332,6 +333,7 @@ mod tests {
                             status: "ok".into(),
                             ..Default::default()
                         },
+                        encryptions: 0,
                     })
                 }
             };
@@ -406,6 +408,7 @@ mod tests {
                     }],
                 },
                 log: LogFields::default(),
+                encryptions: 0,
             });
             Ok(serde_json::to_vec(&output).expect("encode"))
         }
@@ -537,6 +540,7 @@ mod tests {
                             }],
                         },
                         log: LogFields::default(),
+                        encryptions: 0,
                     })
                 }
             };
