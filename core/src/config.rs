@@ -61,8 +61,9 @@ impl Default for Limits {
     }
 }
 
-/// One key of the keyring, in the format of the key file.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// One key of the keyring, in the format of the key file. Its `Debug`
+/// shows the id and state, never the key.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct KeyEntry {
     /// Short identifier stored in every envelope sealed with this key.
     pub id: String,
@@ -70,6 +71,15 @@ pub struct KeyEntry {
     pub key: String,
     /// What the key may be used for.
     pub state: KeyState,
+}
+
+impl core::fmt::Debug for KeyEntry {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("KeyEntry")
+            .field("id", &self.id)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The life stage of a key.

@@ -82,14 +82,19 @@ pub struct Keyring {
 }
 
 impl Keyring {
-    /// Builds the keyring; an entry with a malformed key or an id longer than
-    /// 255 bytes is an error (a configuration problem, reported without
+    /// Builds the keyring; an entry with a malformed key, an empty, repeated
+    /// or over-255-byte id, or more than one primary key is an error (a configuration problem, reported without
     /// detail about the key).
     pub fn new(entries: &[KeyEntry]) -> Result<Self, CryptoError> {
         let mut keys = Vec::with_capacity(entries.len());
-        for entry in entries {
+        let primaries = entries.iter().filter(|e| e.state == KeyState::Primary).count();
+        if primaries > 1 {
+            return Err(CryptoError);
+        }
+        for (index, entry) in entries.iter().enumerate() {
             let bytes = STANDARD.decode(&entry.key).map_err(|_| CryptoError)?;
-            if bytes.len() != 32 || entry.id.is_empty() || entry.id.len() > 255 {
+            let duplicate = entries[..index].iter().any(|other| other.id == entry.id);
+            if bytes.len() != 32 || entry.id.is_empty() || entry.id.len() > 255 || duplicate {
                 return Err(CryptoError);
             }
             let cipher = Aes256Gcm::new_from_slice(&bytes).map_err(|_| CryptoError)?;

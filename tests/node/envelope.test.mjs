@@ -181,14 +181,10 @@ for (const v of sessionVectors) {
 }
 
 // A store attacker who copies a whole attribute record (its `name` field
-// included) under another name's key: today the get of that other name opens
-// it, because ops/attr `view()` opens with the AAD of the record's own `name`
-// rather than the name it was read under (`keys rotate` uses the latter).
-// SPEC 4 says a ciphertext copied to another attribute fails; until the
-// core checks the record's name against its key, this is a known gap.
+// included) under another name's key: the core refuses a record whose own
+// name is not the one it is stored under, exactly as a corrupted envelope.
 test(
   'a whole record copied under another name\'s key fails like a corrupted one (E008004)',
-  { todo: 'ops/attr view() opens with the AAD of the record\'s own name field, not of its key' },
   async () => {
     const v = sessionVectors[0];
     const copy = `${v.aad.name}-copy`;

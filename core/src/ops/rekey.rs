@@ -34,7 +34,8 @@ struct Page {
     encrypted: usize,
     /// Attributes of this page looked at.
     checked: usize,
-    /// Encrypted values of this page by the id of the key that sealed them.
+    /// Encrypted values of this page by the id of the key that seals them
+    /// once this page is applied (a re-sealed value counts for the primary).
     by_key: BTreeMap<String, u64>,
     /// Values re-sealed under the primary key.
     rewritten: u64,
@@ -112,14 +113,20 @@ pub fn run(ctx: &mut Ctx<'_>, command: &Rekey) -> Result<Reply, Stop> {
             continue;
         };
         let key_id = Keyring::envelope_key_id(&stored.record.value).unwrap_or_else(|_| String::from("(malformed)"));
-        *page.by_key.entry(key_id.clone()).or_default() += 1;
-        if !command.rewrite || primary.as_deref() == Some(key_id.as_str()) {
+        let stays = !matches!(&primary, Some(primary) if command.rewrite && *primary != key_id);
+        if stays {
+            *page.by_key.entry(key_id).or_default() += 1;
             continue;
         }
         let Ok(plain) = ctx.keyring.open(&stored.record.value, place(sid, name)) else {
             page.unreadable += 1;
+            *page.by_key.entry(key_id).or_default() += 1;
             continue;
         };
+        *page
+            .by_key
+            .entry(primary.clone().unwrap_or_default())
+            .or_default() += 1;
         let value = ctx
             .keyring
             .seal(&plain, place(sid, name), &mut ctx.entropy)

@@ -63,7 +63,8 @@ impl Stored<'_> {
 }
 
 /// The stored attributes `names` of session `sid`, in the order of `names`
-/// (`None` when there is no record, live or dead).
+/// (`None` when there is no record, live or dead). A record whose own name
+/// is not the one it is stored under is an error (E008004).
 pub fn read_named<'r>(
     ctx: &Ctx<'r>,
     sid: &str,
@@ -72,8 +73,17 @@ pub fn read_named<'r>(
     let keys: Vec<String> = names.iter().map(|n| layout::attr_key(sid, n)).collect();
     let texts = ctx.reads.get_all(&keys)?;
     let mut stored = Vec::with_capacity(texts.len());
-    for text in texts {
-        stored.push(text.map(stored_record).transpose()?);
+    for (text, name) in texts.into_iter().zip(names) {
+        let record = text.map(stored_record).transpose()?;
+        // A record is only ever the one of the name it is stored under: one
+        // copied from another name's key is refused like a corrupted
+        // envelope (its associated data would name the other attribute).
+        if let Some(found) = &record
+            && found.record.name != *name
+        {
+            return Err(if found.record.is_encrypted { Error::Crypto } else { Error::Internal }.into());
+        }
+        stored.push(record);
     }
     Ok(stored)
 }
