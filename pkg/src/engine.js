@@ -13,12 +13,62 @@ const MAX_STEPS = 32;
 /** The host's fixed text for a failed or contended store. */
 const STORE_UNAVAILABLE = 'the store is unavailable; nothing was written';
 
-/** A store call; its failure becomes a 503 E008004 carrying the cause. */
-async function fromStore(call) {
+/**
+ * A store call whose answer `check` accepts (it throws a TypeError for
+ * anything else); a failure or a malformed answer becomes a 503 E008004
+ * carrying the cause.
+ */
+async function fromStore(call, check) {
   try {
-    return await call();
+    const answer = await call();
+    check(answer);
+    return answer;
   } catch (cause) {
     throw new SessattrError('E008004', 503, STORE_UNAVAILABLE, undefined, { cause });
+  }
+}
+
+function checkGot(values, length) {
+  if (!Array.isArray(values) || values.length !== length || !values.every((v) => v === null || v === undefined || typeof v === 'string')) {
+    throw new TypeError(`sessattr: store.get must resolve to ${length} strings or nulls`);
+  }
+}
+
+function checkScanned(entries) {
+  if (!Array.isArray(entries) || !entries.every((e) => Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'string')) {
+    throw new TypeError('sessattr: store.scan must resolve to [key, record] string pairs');
+  }
+}
+
+function checkApplied(applied) {
+  if (typeof applied !== 'boolean') throw new TypeError('sessattr: store.apply must resolve to true or false');
+}
+
+/** The Redis Cluster hash tag of a write set: the session id inside `{…}` of its first key. */
+function hashTag(ops) {
+  const key = ops[0]?.key ?? '';
+  const open = key.indexOf('{');
+  const close = key.indexOf('}', open + 1);
+  return open >= 0 && close > open + 1 ? key.slice(open + 1, close) : key;
+}
+
+/** Async locks by hash tag: `await lock(tag)` resolves to its release. */
+class TagLocks {
+  #tails = new Map();
+
+  async lock(tag) {
+    const before = this.#tails.get(tag) ?? Promise.resolve();
+    let release;
+    const mine = new Promise((resolve) => {
+      release = resolve;
+    });
+    const tail = before.then(() => mine);
+    this.#tails.set(tag, tail);
+    await before;
+    return () => {
+      release();
+      if (this.#tails.get(tag) === tail) this.#tails.delete(tag);
+    };
   }
 }
 
@@ -56,6 +106,8 @@ function instantiate(module) {
  * `WebAssembly.Module` of the package's `.wasm`.
  */
 export class Engine {
+  #locks = new TagLocks();
+
   constructor(module) {
     this.module = module;
     this.exports = instantiate(module);
@@ -92,22 +144,31 @@ export class Engine {
    * decides again after a lost race. Answers `{response, log}`.
    */
   async run(store, op, config, clock) {
-    for (let attempt = 0; attempt <= MAX_RETRIES; attempt++) {
-      const input = {
-        config,
-        op,
-        now: clock(),
-        seed: base64(crypto.getRandomValues(new Uint8Array(32))),
-        records: {},
-        scans: {},
-      };
-      const done = await this.#decide(store, input);
-      const ops = done.writes?.ops ?? [];
-      if (ops.length === 0 || (await fromStore(() => store.apply(ops)))) {
-        return { response: done.response, log: done.log };
+    let release;
+    try {
+      for (let attempt = 0; attempt <= MAX_RETRIES; attempt++) {
+        const input = {
+          config,
+          op,
+          now: clock(),
+          seed: base64(crypto.getRandomValues(new Uint8Array(32))),
+          records: {},
+          scans: {},
+        };
+        const done = await this.#decide(store, input);
+        const ops = done.writes?.ops ?? [];
+        if (ops.length === 0 || (await fromStore(() => store.apply(ops), checkApplied))) {
+          return { response: done.response, log: done.log };
+        }
+        // Lost a race: decide again, this time one at a time with the other
+        // losers of that session (as the host does), so that contending
+        // writers all get through instead of starving each other.
+        release ??= await this.#locks.lock(hashTag(ops));
       }
+      throw new SessattrError('E008004', 503, STORE_UNAVAILABLE);
+    } finally {
+      release?.();
     }
-    throw new SessattrError('E008004', 503, STORE_UNAVAILABLE);
   }
 
   async #decide(store, input) {
@@ -117,12 +178,12 @@ export class Engine {
       if (!out.need) throw new Error(`sessattr: the module rejected the step input (${out.rejected})`);
       const keys = out.need.get ?? [];
       if (keys.length > 0) {
-        const values = await fromStore(() => store.get(keys));
+        const values = await fromStore(() => store.get(keys), (v) => checkGot(v, keys.length));
         keys.forEach((key, i) => {
           input.records[key] = values[i] ?? null;
         });
       }
-      for (const prefix of out.need.scan ?? []) input.scans[prefix] = await fromStore(() => store.scan(prefix));
+      for (const prefix of out.need.scan ?? []) input.scans[prefix] = await fromStore(() => store.scan(prefix), checkScanned);
     }
     throw new Error(`sessattr: no decision after ${MAX_STEPS} steps`);
   }

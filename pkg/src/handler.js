@@ -4,7 +4,7 @@
 import { coreConfig } from './config.js';
 import { SessattrError } from './errors.js';
 import { base64 } from './engine.js';
-import { DEFAULT_BODY_LIMIT, answer, fallbackAnswer, httpOp, plainBody, readBody, toResponse } from './http.js';
+import { DEFAULT_BODY_LIMIT, answer, fallbackAnswer, header, httpOp, plainBody, readBody, toResponse } from './http.js';
 
 const ATTR = '/zato/sso/session/attr';
 
@@ -36,9 +36,9 @@ export function makeHandler(engine, options) {
   const onError = options.onError ?? (() => {});
 
   /** The answer to one HTTP request (`bytes` null = over the body limit). */
-  const respond = async (method, url, headers, bytes) => {
+  const respond = async (method, url, headers, bytes, remoteAddress) => {
     try {
-      const { response } = await run(httpOp(method, url, headers, bytes));
+      const { response } = await run(httpOp(method, url, headers, bytes, remoteAddress));
       return answer(response.status, response.body, response.headers ?? []);
     } catch (err) {
       onError(err);
@@ -47,9 +47,10 @@ export function makeHandler(engine, options) {
   };
 
   /** One HTTP-shaped call; the answer body parsed. */
-  const call = async (method, path, fields, query = '') => {
-    const body = base64(new TextEncoder().encode(JSON.stringify(fields)));
-    const { response } = await run({ http: { method, path, query, body } });
+  const call = async (method, path, fields) => {
+    const bytes = new TextEncoder().encode(fieldsJson(fields));
+    const body = bytes.length > bodyLimit ? '' : base64(bytes);
+    const { response } = await run({ http: { method, path, query: '', body, body_too_large: body === '' && bytes.length > 0 } });
     return outcome(response);
   };
   /** One admin command. */
@@ -65,10 +66,15 @@ export function makeHandler(engine, options) {
         onError(err);
         return toResponse(fallbackAnswer(err));
       }
-      return toResponse(await respond(request.method, request.url, request.headers, bytes));
+      // Behind Cloudflare, the client's address is this header (set by the
+      // edge, not by the client).
+      const remoteAddress = request.headers.get('cf-connecting-ip') ?? '';
+      return toResponse(await respond(request.method, request.url, request.headers, bytes, remoteAddress));
     },
-    async handle({ method, url, headers, body }) {
-      return respond(method, url, headers, plainBody(body, bodyLimit));
+    async handle(request) {
+      const { method, url, headers, body, remoteAddress } = checkPlain(request);
+      const bytes = declaredLength(headers) > bodyLimit ? null : plainBody(body, bodyLimit);
+      return respond(method, url, headers, bytes, remoteAddress ?? '');
     },
     attrs: {
       create: (fields) => call('POST', ATTR, fields),
@@ -88,15 +94,63 @@ export function makeHandler(engine, options) {
       owner: (fields) => call('GET', '/zato/sso/user', fields),
     },
     users: {
-      add: ({ username, password, superUser = false }) =>
-        admin({ user_add: { username, password, is_super_user: superUser } }),
+      add: async (user) => {
+        const { username, password, superUser = false } = userFields(user, ['username', 'password']);
+        if (typeof superUser !== 'boolean') throw invalid('superUser must be a boolean');
+        return admin({ user_add: { username, password, is_super_user: superUser } });
+      },
       list: () => admin({ user_list: {} }),
-      lock: ({ username }) => admin({ user_lock: { username } }),
-      unlock: ({ username }) => admin({ user_unlock: { username } }),
-      remove: ({ username }) => admin({ user_delete: { username } }),
-      passwd: ({ username, password }) => admin({ user_passwd: { username, password } }),
+      lock: async (user) => admin({ user_lock: { username: userFields(user, ['username']).username } }),
+      unlock: async (user) => admin({ user_unlock: { username: userFields(user, ['username']).username } }),
+      remove: async (user) => admin({ user_delete: { username: userFields(user, ['username']).username } }),
+      passwd: async (user) => {
+        const { username, password } = userFields(user, ['username', 'password']);
+        return admin({ user_passwd: { username, password } });
+      },
     },
   };
+}
+
+/** A refused argument of an operation: E008002, as the REST API answers it. */
+function invalid(what) {
+  return new SessattrError('E008002', 403, `invalid input: ${what}`);
+}
+
+/** The fields of a `users.*` call, each of `required` a string. */
+function userFields(user, required) {
+  if (user === null || typeof user !== 'object') throw new SessattrError('E008003', 403, `missing input: ${required.join(', ')}`);
+  for (const name of required) {
+    if (user[name] === undefined) throw new SessattrError('E008003', 403, `missing input: ${name}`);
+    if (typeof user[name] !== 'string') throw invalid(`${name} must be a string`);
+  }
+  return user;
+}
+
+/**
+ * The JSON of an operation's fields. Numbers JSON cannot hold (NaN,
+ * ±Infinity, which `JSON.stringify` would quietly turn into `null`, e.g. an
+ * expiration meaning "never") are refused as the REST API refuses them.
+ */
+function fieldsJson(fields) {
+  if (fields === null || typeof fields !== 'object' || Array.isArray(fields)) throw invalid('the fields must be an object');
+  return JSON.stringify(fields, (key, value) => {
+    if (typeof value === 'number' && !Number.isFinite(value)) throw invalid(`${key} must be a finite number`);
+    if (typeof value === 'bigint') throw invalid(`${key} must be a number`);
+    return value;
+  });
+}
+
+/** A `handle` request, checked; a mistake is the caller's (TypeError). */
+function checkPlain(request) {
+  if (request === null || typeof request !== 'object') throw new TypeError('sessattr: handle() takes {method, url, headers, body}');
+  const { method, url } = request;
+  if (typeof method !== 'string' || typeof url !== 'string') throw new TypeError('sessattr: handle() needs method and url strings');
+  return request;
+}
+
+/** The Content-Length a request declares (NaN when none). */
+function declaredLength(headers) {
+  return Number(header(headers, 'content-length') || NaN);
 }
 
 /** The result fields of an ok answer, or the answer's error thrown. */

@@ -30,7 +30,7 @@ export function plainBody(body, limit) {
   else if (typeof body === 'string') bytes = encoder.encode(body);
   else if (body instanceof ArrayBuffer) bytes = new Uint8Array(body);
   else if (ArrayBuffer.isView(body)) bytes = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
-  else throw new TypeError('sessattr: handle() takes a body of bytes or a string');
+  else throw new TypeError('sessattr: handle() takes a body of bytes (Uint8Array, Buffer, ArrayBuffer) or a string');
   return bytes.length > limit ? null : bytes;
 }
 
@@ -52,17 +52,32 @@ export function header(headers, name) {
   return (Array.isArray(value) ? value[0] : value) ?? '';
 }
 
+/**
+ * Path and query of a request target as sent: `/a?b`, or an absolute
+ * `http(s)://host/a?b`. Nothing is normalized or decoded (no `..`, `%2e`
+ * or `\\` resolution), so the module sees the path the host would.
+ */
+function target(url) {
+  let rest = url;
+  const absolute = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(url);
+  if (absolute) rest = url.slice(absolute[0].length) || '/';
+  const hash = rest.indexOf('#');
+  if (hash >= 0) rest = rest.slice(0, hash);
+  const mark = rest.indexOf('?');
+  return mark < 0 ? { path: rest, query: '' } : { path: rest.slice(0, mark), query: rest.slice(mark + 1) };
+}
+
 /** The module's `http` operation for a request; `bytes` null = over the limit. */
-export function httpOp(method, url, headers, bytes) {
-  const parsed = new URL(url, 'http://localhost');
+export function httpOp(method, url, headers, bytes, remoteAddress) {
+  const { path, query } = target(url);
   return {
     http: {
       method,
-      path: parsed.pathname,
-      query: parsed.search.replace(/^\?/, ''),
+      path,
+      query,
       body: bytes === null ? '' : base64(bytes),
       body_too_large: bytes === null,
-      remote_addr: header(headers, 'cf-connecting-ip'),
+      remote_addr: remoteAddress,
       user_agent: header(headers, 'user-agent'),
     },
   };

@@ -12,5 +12,9 @@ export * from './api.js';
  */
 export function createHandler({ module, ...options }) {
   if (module === undefined) throw new TypeError('sessattr/portable: createHandler needs a module');
-  return makeHandler(loadEngine(module), options);
+  const engine = loadEngine(module);
+  // A module that fails to load fails each operation (fetch answers 500
+  // E008004 and tells onError); it must not be an unhandled rejection.
+  engine.catch(() => {});
+  return makeHandler(engine, options);
 }

@@ -287,6 +287,8 @@ export interface PlainRequest {
   /** A `Headers`, or an object such as Node's `req.headers`. */
   headers?: Headers | Record<string, string | string[] | undefined>;
   body?: Uint8Array | ArrayBuffer | string | null;
+  /** The client's address (e.g. Node's `req.socket.remoteAddress`), recorded on new sessions. */
+  remoteAddress?: string;
 }
 
 /** An answer as `handle` gives it. */

@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { copyFileSync, readFileSync, readdirSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 
 import { PKG, ROOT, bin, pack, projectWith, sh } from './support.mjs';
@@ -145,6 +146,20 @@ function request(port, method, path, body) {
   });
 }
 
+/** Writes `text` on a fresh socket, reads for `ms`, then destroys the socket; what was read. */
+function rawExchange(port, text, ms) {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(text));
+    let got = '';
+    socket.on('data', (d) => (got += d));
+    socket.on('error', () => {});
+    setTimeout(() => {
+      socket.destroy();
+      resolve(got);
+    }, ms);
+  });
+}
+
 test('node:http example: the REST API with Zato-style GET bodies, and 413 over the body limit', async () => {
   copyFileSync(join(examples, 'node', 'http-server.mjs'), join(project, 'http-server.mjs'));
   const env = {
@@ -166,6 +181,15 @@ test('node:http example: the REST API with Zato-style GET bodies, and 413 over t
     const big = await request(port, 'POST', '/zato/sso/session/attr', { ...on, name: 'big', value: 'x'.repeat(2 << 20) });
     assert.equal(big.status, 413);
     assert.deepEqual(big.body.sub_status, ['E008002']);
+
+    // A body declared over the limit is answered at once, unread.
+    const declared = await rawExchange(port, 'POST /zato/sso/session/attr HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n', 2_000);
+    assert.match(declared, /^HTTP\/1\.1 413 /);
+    // A client that disconnects mid-body harms nobody: the server answers the next request.
+    await rawExchange(port, 'POST /zato/sso/session/attr HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{}', 300);
+    const after = await request(port, 'POST', '/zato/sso/user/login', { username: 'admin', password: 'admin-pw-1', current_app: 'CRM' });
+    assert.equal(after.status, 200);
+    assert.equal(child.exitCode, null, 'the server is still running');
   } finally {
     child.kill();
   }

@@ -11,18 +11,39 @@ import { createHandler, memoryStore } from 'sessattr';
 const handler = createHandler({ store: memoryStore(), keys: JSON.parse(process.env.SESSATTR_KEYS).keys });
 for (const user of JSON.parse(process.env.SESSATTR_USERS ?? '[]')) await handler.users.add(user);
 
-/** Bodies are kept up to one byte over the limit: enough for `handle` to answer 413. */
-const KEEP = (1 << 20) + 1;
+/** The body limit (SPEC 3's default); bodies are kept up to one byte over it, enough for `handle` to answer 413. */
+const LIMIT = 1 << 20;
 
-const server = createServer(async (req, res) => {
+/** The request body, at most LIMIT + 1 bytes of it (the rest is drained). */
+async function bodyOf(req) {
   const chunks = [];
   let kept = 0;
   for await (const chunk of req) {
-    if (kept < KEEP) chunks.push(chunk.subarray(0, KEEP - kept));
-    kept += Math.min(chunk.length, KEEP - kept);
+    if (kept <= LIMIT) chunks.push(chunk.subarray(0, LIMIT + 1 - kept));
+    kept += Math.min(chunk.length, LIMIT + 1 - kept);
   }
-  const answer = await handler.handle({ method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks) });
-  res.writeHead(answer.status, Object.fromEntries(answer.headers)).end(answer.body);
+  return Buffer.concat(chunks);
+}
+
+const server = createServer(async (req, res) => {
+  try {
+    const declared = Number(req.headers['content-length']);
+    // Over the limit by its own word: answer 413 at once, unread, and close.
+    const body = declared > LIMIT ? null : await bodyOf(req);
+    const answer = await handler.handle({
+      method: req.method,
+      url: req.url,
+      headers: req.headers,
+      body,
+      remoteAddress: req.socket.remoteAddress,
+    });
+    if (body === null) res.setHeader('connection', 'close');
+    res.writeHead(answer.status, Object.fromEntries(answer.headers)).end(answer.body);
+  } catch {
+    // The client went away mid-request (or the request was not HTTP we
+    // can answer): drop it; the server carries on.
+    res.destroy();
+  }
 });
 server.listen(Number(process.argv[2] ?? 8080), '127.0.0.1', () => {
   const { address, port } = server.address();

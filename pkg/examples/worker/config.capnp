@@ -1,5 +1,5 @@
 # Runs the example worker under the open-source workerd runtime:
-#   npm run build && SESSATTR_KEYS="$(cat keys.json)" npx workerd serve config.capnp
+#   npm install && npm run build && SESSATTR_KEYS="$(cat keys.json)" npx workerd serve config.capnp
 # (listens on 127.0.0.1:8787; `--socket-addr http=HOST:PORT` moves it).
 using Workerd = import "/workerd/workerd.capnp";
 
