@@ -87,7 +87,10 @@ impl Keyring {
     /// detail about the key).
     pub fn new(entries: &[KeyEntry]) -> Result<Self, CryptoError> {
         let mut keys = Vec::with_capacity(entries.len());
-        let primaries = entries.iter().filter(|e| e.state == KeyState::Primary).count();
+        let primaries = entries
+            .iter()
+            .filter(|e| e.state == KeyState::Primary)
+            .count();
         if primaries > 1 {
             return Err(CryptoError);
         }

@@ -32,7 +32,7 @@ use protocol::{Decision, LogFields, Operation, WriteSet};
 pub use protocol::{StepInput, StepOutput};
 
 /// Version of the raw host ABI and step protocol this core speaks.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
 /// Runs one step of the protocol: asks for reads, or decides.
 pub fn step(input: &StepInput) -> StepOutput {

@@ -56,6 +56,9 @@ pub enum Command {
     /// export, import.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Manage the encryption keys: generate, promote, rotate, retire, status.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Print what module `serve` runs: where it comes from, its size, its
     /// SHA-256 and its ABI version (it is loaded and checked like `serve`
     /// does).
@@ -121,6 +124,11 @@ pub struct SettingFlags {
     /// argon2id lanes [env: SESSATTR_ARGON2_P_COST] [default: 1].
     #[arg(long, value_name = "N")]
     pub argon2_p_cost: Option<String>,
+    /// Encryptions each key may make; at half, every reservation warns to
+    /// rotate; at the limit encrypting is refused (E008004) until a new key
+    /// is promoted [env: SESSATTR_KEY_ENCRYPTION_LIMIT] [default: 4294967296].
+    #[arg(long, value_name = "N")]
+    pub key_encryption_limit: Option<String>,
 }
 
 impl SettingFlags {
@@ -140,6 +148,7 @@ impl SettingFlags {
             ("argon2.m_cost", &self.argon2_m_cost),
             ("argon2.t_cost", &self.argon2_t_cost),
             ("argon2.p_cost", &self.argon2_p_cost),
+            ("key_encryption_limit", &self.key_encryption_limit),
         ]
         .into_iter()
         .filter_map(|(name, value)| value.clone().map(|v| (name, v)))
@@ -238,6 +247,53 @@ pub struct UserPasswdArgs {
     /// of prompting for it (without echo, twice).
     #[arg(long)]
     pub password_stdin: bool,
+    /// Common options.
+    #[command(flatten)]
+    pub admin: AdminArgs,
+}
+
+/// `keys` subcommands. They work on the data directory's key file
+/// (`keys.json`, or `keys.toml`; refused when the keyring comes from
+/// `SESSATTR_KEYS`) and its store, also while `serve` runs on it: a running
+/// server re-reads the key file within a second of a change (and at once on
+/// SIGHUP), so `generate`, `promote` and `retire` need no restart, and
+/// `rotate` re-encrypts through the module while API traffic goes on.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a new random key as decrypt-only; prints its id alone on the
+    /// last line of standard output.
+    Generate,
+    /// Make a key the primary one (it encrypts new values); the former
+    /// primary becomes decrypt-only.
+    Promote(KeyIdArgs),
+    /// Re-encrypt every live encrypted value under the primary key, page by
+    /// page (each page atomic: safe to interrupt and run again), with
+    /// progress on standard error.
+    Rotate(AdminArgs),
+    /// Retire a key: it opens nothing any more. Refused for the primary key
+    /// and while any stored value still uses it.
+    Retire(KeyIdArgs),
+    /// Per key: its state, how many stored values use it, and how many
+    /// encryptions were counted for it (out of `key_encryption_limit`).
+    Status(KeyStatusArgs),
+}
+
+/// Options of `keys promote` and `keys retire`.
+#[derive(Debug, clap::Args)]
+pub struct KeyIdArgs {
+    /// The key's id, as `keys status` shows it.
+    pub id: String,
+    /// Common options.
+    #[command(flatten)]
+    pub admin: AdminArgs,
+}
+
+/// Options of `keys status`.
+#[derive(Debug, clap::Args)]
+pub struct KeyStatusArgs {
+    /// Print JSON (`{"keys":[{id, state, values, encryptions}]}`) instead of a table.
+    #[arg(long)]
+    pub json: bool,
     /// Common options.
     #[command(flatten)]
     pub admin: AdminArgs,

@@ -17,7 +17,8 @@ use crate::clock::{self, Clock};
 use crate::datadir::{self, DataDir};
 use crate::engine::{GuestLimits, Runtime};
 use crate::http::{self, AppState};
-use crate::keyfile;
+use crate::keyfile::KeySource;
+use crate::keys::watch;
 use crate::module_source::ModuleSource;
 use crate::service::Service;
 use crate::settings::Settings;
@@ -44,19 +45,25 @@ pub fn open_service(
     clock: Clock,
 ) -> Result<Service, Error> {
     let dir = DataDir::open(data_dir)?;
-    let key_path = dir.key_path();
-    let keyring = keyfile::load_or_generate(&key_path)?;
+    let source = KeySource::choose(dir.key_path());
+    let keyring = source.load()?;
     if keyring.generated {
         tracing::info!(
             "generated encryption key {} in {}",
             keyring.primary_id,
-            key_path.display()
+            source.describe()
         );
     }
     let store: Arc<dyn Store> = Arc::new(RedbStore::open(&dir.prepare_store()?)?);
     tracing::debug!(data_dir = %dir.path().display(), key_id = %keyring.primary_id, "data directory open");
     let config = settings.core_config(keyring.keys);
-    Ok(Service::new(runtime, store, config, clock))
+    Ok(Service::new(
+        runtime,
+        store,
+        config,
+        clock,
+        settings.key_encryption_limit,
+    ))
 }
 
 /// `sessattr serve`.
@@ -117,9 +124,22 @@ pub fn serve(data_dir: &Path, settings: &Settings, args: &ServeArgs) -> Result<(
             service.clock().clone(),
             every,
         ));
-        let state = Arc::new(AppState::new(service));
+        let key_source = KeySource::choose(DataDir::open(data_dir)?.key_path());
+        tracing::info!(
+            keyring = %key_source.describe(),
+            poll_ms = u64::try_from(watch::POLL.as_millis()).unwrap_or(u64::MAX),
+            "watching the keyring (reloaded on change and on SIGHUP)"
+        );
+        let watcher = tokio::spawn(watch::watch_keys(
+            Arc::clone(&service),
+            key_source,
+            watch::hangups(),
+        ));
+        let state = Arc::new(AppState::new(Arc::clone(&service)));
         let result = http::serve(listener, state, http::shutdown_signal()).await;
         sweeper.abort();
+        watcher.abort();
+        service.release_budget();
         result.map_err(|source| Error::Io {
             what: "server failed",
             source,
@@ -202,6 +222,7 @@ pub fn admin(
     let runtime = load_module(module)?;
     let service = open_service(data_dir, settings, runtime, Clock::system())?;
     let outcome = service.execute(op);
+    service.release_budget();
     if let Some(failure) = &outcome.failure {
         tracing::error!(cid = %outcome.log.cid, op = %outcome.log.op, error = %failure, "command failed in the host");
     }

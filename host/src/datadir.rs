@@ -10,6 +10,8 @@ use crate::Error;
 pub const STORE_FILE: &str = "sessattr.redb";
 /// File name of the key file inside the data directory.
 pub const KEY_FILE: &str = "keys.json";
+/// The key file in TOML, used when there is no `keys.json`.
+pub const KEY_FILE_TOML: &str = "keys.toml";
 
 /// An existing data directory.
 #[derive(Debug, Clone)]
@@ -73,9 +75,16 @@ impl DataDir {
         self.path.join(STORE_FILE)
     }
 
-    /// Path of the key file.
+    /// Path of the key file: `keys.json`, or `keys.toml` when only that
+    /// one exists.
     pub fn key_path(&self) -> PathBuf {
-        self.path.join(KEY_FILE)
+        let json = self.path.join(KEY_FILE);
+        let toml = self.path.join(KEY_FILE_TOML);
+        if !json.exists() && toml.exists() {
+            toml
+        } else {
+            json
+        }
     }
 }
 

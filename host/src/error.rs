@@ -10,6 +10,37 @@ use crate::store::StoreError;
 /// Everything that can go wrong in the host library.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A `keys rotate` / `keys status` page was refused by the module or
+    /// failed in the host.
+    #[error("{code}: {reason}")]
+    Rekey {
+        /// The sub-status (E008004 for a host failure).
+        code: String,
+        /// Why, without any value or key.
+        reason: String,
+    },
+    /// A key id that is not in the keyring.
+    #[error("no key {id} in the keyring")]
+    UnknownKey {
+        /// The id asked for.
+        id: String,
+    },
+    /// A key change the keyring's rules refuse.
+    #[error("key {id}: {reason}")]
+    KeyChange {
+        /// The key.
+        id: String,
+        /// Why.
+        reason: String,
+    },
+    /// The keyring comes from the environment and cannot be edited.
+    #[error(
+        "the keyring comes from ${var}; change it there (the key commands edit key files only)"
+    )]
+    KeysFromEnv {
+        /// The variable.
+        var: &'static str,
+    },
     /// `serve` without `--module` on a build that embeds no module.
     #[error("no built-in module: run `cargo xtask build` or pass --module FILE")]
     NoBuiltinModule,

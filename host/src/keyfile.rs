@@ -1,8 +1,15 @@
-//! The key file (`keys.json`): the keyring for attribute encryption.
+//! The key file: the keyring for attribute encryption.
 //!
-//! Format: `{"keys":[{"id":"k-3fa9c2d1","key":"<base64 32 bytes>","state":"primary"}]}`.
-//! The file is created with mode 0600 on first use and refused when group or
-//! others may access it. Key material never appears in logs or errors.
+//! `keys.json` in the data dir —
+//! `{"keys":[{"id":"k-3fa9c2d1","key":"<base64 32 bytes>","state":"primary"}]}` —
+//! or `keys.toml` there (`[[keys]]` tables with the same fields) when there
+//! is no `keys.json`; or, for containers, the JSON document in the
+//! `SESSATTR_KEYS` environment variable (then no file is read or written).
+//! States: `primary` (exactly one; seals and opens), `decrypt-only` (opens),
+//! `retired` (neither). The file is created with mode 0600 on first use,
+//! rewritten atomically (a new file renamed over the old), and refused when
+//! group or others may access it. Key material never appears in logs or
+//! errors.
 
 use std::fmt;
 use std::fs::{self, OpenOptions};
@@ -47,6 +54,45 @@ impl fmt::Debug for Keyring {
     }
 }
 
+/// Where a running keyring comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// The key file (watched for changes by a running server).
+    File(PathBuf),
+    /// [`KEYS_ENV`]: fixed for the life of the process.
+    Env,
+}
+
+impl KeySource {
+    /// [`KEYS_ENV`] when set, else the key file at `path`.
+    pub fn choose(path: PathBuf) -> Self {
+        if std::env::var_os(KEYS_ENV).is_some() {
+            Self::Env
+        } else {
+            Self::File(path)
+        }
+    }
+
+    /// Loads the keyring (a missing key file is generated).
+    pub fn load(&self) -> Result<Keyring, Error> {
+        match self {
+            Self::File(path) => load_or_generate(path),
+            Self::Env => from_env()?.ok_or_else(|| Error::KeyFile {
+                path: PathBuf::from(format!("${KEYS_ENV}")),
+                reason: "is not set".into(),
+            }),
+        }
+    }
+
+    /// For messages: the file's path or the variable's name.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::File(path) => path.display().to_string(),
+            Self::Env => format!("${KEYS_ENV}"),
+        }
+    }
+}
+
 /// Loads the key file at `path`, generating it with one fresh primary key
 /// when it does not exist.
 pub fn load_or_generate(path: &Path) -> Result<Keyring, Error> {
@@ -76,23 +122,128 @@ pub fn load(path: &Path) -> Result<Keyring, Error> {
         ));
     }
     let bytes = fs::read(path).map_err(|err| key_error(path, format!("cannot read: {err}")))?;
-    // serde's messages may quote the offending text, which could be key
-    // material: report the position only.
-    let content: KeyFileContent = serde_json::from_slice(&bytes).map_err(|err| {
-        key_error(
-            path,
+    let keys = parse(&bytes, Format::of(path)).map_err(|reason| key_error(path, reason))?;
+    let primary_id = check(&keys).map_err(|reason| key_error(path, reason))?;
+    Ok(Keyring {
+        keys,
+        primary_id,
+        generated: false,
+    })
+}
+
+/// The environment variable that may hold the keyring (the key file's JSON).
+pub const KEYS_ENV: &str = "SESSATTR_KEYS";
+
+/// The keyring from [`KEYS_ENV`] when it is set (`None` otherwise).
+pub fn from_env() -> Result<Option<Keyring>, Error> {
+    let Some(text) = std::env::var_os(KEYS_ENV) else {
+        return Ok(None);
+    };
+    let env_error = |reason: String| Error::KeyFile {
+        path: PathBuf::from(format!("${KEYS_ENV}")),
+        reason,
+    };
+    let text = text
+        .into_string()
+        .map_err(|_| env_error("is not UTF-8".into()))?;
+    let keys = parse(text.as_bytes(), Format::Json).map_err(env_error)?;
+    let primary_id = check(&keys).map_err(env_error)?;
+    Ok(Some(Keyring {
+        keys,
+        primary_id,
+        generated: false,
+    }))
+}
+
+/// How a key file is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    Toml,
+}
+
+impl Format {
+    /// TOML for `*.toml`, JSON otherwise.
+    fn of(path: &Path) -> Self {
+        if path.extension().is_some_and(|ext| ext == "toml") {
+            Self::Toml
+        } else {
+            Self::Json
+        }
+    }
+}
+
+/// The keys of a key file's content. Parser messages may quote the
+/// offending text, which could be key material: only positions are kept.
+fn parse(bytes: &[u8], format: Format) -> Result<Vec<KeyEntry>, String> {
+    let content: KeyFileContent = match format {
+        Format::Json => serde_json::from_slice(bytes).map_err(|err| {
             format!(
                 "is not a valid key file (JSON error at line {}, column {})",
                 err.line(),
                 err.column()
-            ),
-        )
-    })?;
-    let primary_id = check(&content.keys).map_err(|reason| key_error(path, reason))?;
-    Ok(Keyring {
-        keys: content.keys,
-        primary_id,
-        generated: false,
+            )
+        })?,
+        Format::Toml => {
+            let text = std::str::from_utf8(bytes).map_err(|_| "is not UTF-8".to_string())?;
+            toml::from_str(text).map_err(|err| {
+                let at = err
+                    .span()
+                    .map(|span| format!(" at byte {}", span.start))
+                    .unwrap_or_default();
+                format!("is not a valid key file (TOML error{at})")
+            })?
+        }
+    };
+    Ok(content.keys)
+}
+
+/// Writes `keys` to `path` atomically (a 0600 file beside it, synced, then
+/// renamed over it), in the format of its extension, after checking them.
+pub fn save(path: &Path, keys: &[KeyEntry]) -> Result<(), Error> {
+    check(keys).map_err(|reason| key_error(path, format!("would be invalid: it {reason}")))?;
+    let content = KeyFileContent {
+        keys: keys.to_vec(),
+    };
+    let mut text = match Format::of(path) {
+        Format::Json => serde_json::to_vec_pretty(&content)
+            .map_err(|_| key_error(path, "cannot encode".into()))?,
+        Format::Toml => toml::to_string(&content)
+            .map_err(|_| key_error(path, "cannot encode".into()))?
+            .into_bytes(),
+    };
+    text.push(b'\n');
+    let mut suffix = [0u8; 6];
+    getrandom::fill(&mut suffix).map_err(|_| Error::Random)?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = path.with_file_name(format!(".{file_name}.{}", hex::encode(suffix)));
+    let written = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&temp)
+        .and_then(|mut file| file.write_all(&text).and_then(|()| file.sync_all()))
+        .and_then(|()| fs::rename(&temp, path));
+    if let Err(err) = written {
+        let _ = fs::remove_file(&temp);
+        return Err(key_error(path, format!("cannot write: {err}")));
+    }
+    Ok(())
+}
+
+/// A new key with a fresh random id (`k-` and 8 hex digits) and key.
+pub fn new_entry(state: KeyState) -> Result<KeyEntry, Error> {
+    let mut key = [0u8; KEY_LEN];
+    getrandom::fill(&mut key).map_err(|_| Error::Random)?;
+    let mut id_bytes = [0u8; 4];
+    getrandom::fill(&mut id_bytes).map_err(|_| Error::Random)?;
+    Ok(KeyEntry {
+        id: format!("k-{}", hex::encode(id_bytes)),
+        key: STANDARD.encode(key),
+        state,
     })
 }
 
@@ -131,15 +282,7 @@ enum GenerateError {
 
 /// Creates the key file (mode 0600 from the start) with one new primary key.
 fn generate(path: &Path) -> Result<Keyring, GenerateError> {
-    let mut key = [0u8; KEY_LEN];
-    getrandom::fill(&mut key).map_err(|_| GenerateError::Failed(Error::Random))?;
-    let mut id_bytes = [0u8; 4];
-    getrandom::fill(&mut id_bytes).map_err(|_| GenerateError::Failed(Error::Random))?;
-    let entry = KeyEntry {
-        id: format!("k-{}", hex::encode(id_bytes)),
-        key: STANDARD.encode(key),
-        state: KeyState::Primary,
-    };
+    let entry = new_entry(KeyState::Primary).map_err(GenerateError::Failed)?;
     let content = KeyFileContent { keys: vec![entry] };
     let mut text = serde_json::to_vec_pretty(&content)
         .map_err(|_| GenerateError::Failed(key_error(path, "cannot encode".into())))?;

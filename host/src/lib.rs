@@ -14,6 +14,7 @@ pub mod engine;
 pub mod error;
 pub mod http;
 pub mod keyfile;
+pub mod keys;
 pub mod logging;
 pub mod module_source;
 pub mod retry;

@@ -6,8 +6,11 @@ use anyhow::Result;
 use clap::Parser;
 use serde_json::Value;
 use sessattr_core::protocol::{Operation, UserAdd, UserList, UserName, UserPasswd};
-use sessattr_host::cli::{Cli, Command, ConfigCommand, LogFormat, StoreCommand, UserCommand};
+use sessattr_host::cli::{
+    Cli, Command, ConfigCommand, KeysCommand, LogFormat, StoreCommand, UserCommand,
+};
 use sessattr_host::commands::{self, AdminAnswer};
+use sessattr_host::keys::commands as keys;
 use sessattr_host::logging;
 use sessattr_host::settings::Settings;
 
@@ -65,7 +68,75 @@ fn run(cli: Cli) -> Result<ExitCode> {
             store(data_dir, command)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Keys(command) => {
+            logging::init(LogFormat::Text);
+            let settings = Settings::load(data_dir, config, &[])?;
+            keys_command(data_dir, &settings, command)
+        }
     }
+}
+
+/// Runs a key command and reports it (ids and counts only, never a key).
+fn keys_command(
+    data_dir: &std::path::Path,
+    settings: &Settings,
+    command: KeysCommand,
+) -> Result<ExitCode> {
+    const RUNNING: &str = "running servers pick this up within a second (or at once on SIGHUP)";
+    match command {
+        KeysCommand::Generate => {
+            let key = keys::generate(data_dir)?;
+            println!(
+                "added key {} (decrypt-only); make it primary with `sessattr keys promote {}`",
+                key.id, key.id
+            );
+            println!("{}", key.id);
+        }
+        KeysCommand::Promote(args) => {
+            let former = keys::promote(data_dir, &args.id)?;
+            println!(
+                "{} is now the primary key; {former} is decrypt-only; {RUNNING}",
+                args.id
+            );
+            println!("next: `sessattr keys rotate` re-encrypts the values still under {former}");
+        }
+        KeysCommand::Retire(args) => {
+            keys::retire(data_dir, settings, args.admin.module.as_deref(), &args.id)?;
+            println!("retired key {}; {RUNNING}", args.id);
+        }
+        KeysCommand::Status(args) => {
+            let rows = keys::status(data_dir, settings, args.admin.module.as_deref())?;
+            if args.json {
+                println!("{}", serde_json::json!({ "keys": rows }));
+            } else {
+                println!(
+                    "{:<20} {:<13} {:>10} {:>12}",
+                    "KEY", "STATE", "VALUES", "ENCRYPTIONS"
+                );
+                for row in rows {
+                    println!(
+                        "{:<20} {:<13} {:>10} {:>12}",
+                        row.id, row.state, row.values, row.encryptions
+                    );
+                }
+            }
+        }
+        KeysCommand::Rotate(args) => {
+            let report = keys::rotate(data_dir, settings, args.module.as_deref())?;
+            println!(
+                "re-encrypted {} value(s) under the primary key in {} pass(es); {} already were",
+                report.rewritten, report.passes, report.already
+            );
+            if report.left > 0 {
+                eprintln!(
+                    "error: {} value(s) are still under other keys ({} no key of the keyring opens)",
+                    report.left, report.unreadable
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Runs a store command and reports it with counts only (never a key or a

@@ -8,7 +8,10 @@ use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sessattr_core::config::Config;
+use sessattr_core::config::KeyState;
 use sessattr_core::protocol::{HttpResponse, LogFields, Operation, StepInput, StepOutput};
+
+use crate::keys::budget::{Claim, NonceBudget};
 
 use crate::Error;
 use crate::clock::Clock;
@@ -150,6 +153,8 @@ pub struct Context<'a> {
     pub clock: &'a Clock,
     /// The process's retry locks.
     pub locks: &'a RetryLocks,
+    /// The nonce budget of the keys (`None`: no limit is passed to steps).
+    pub budget: Option<&'a NonceBudget>,
 }
 
 impl std::fmt::Debug for Context<'_> {
@@ -209,6 +214,7 @@ fn run_attempt(
     let (store, config) = (ctx.store, ctx.config);
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(|_| HostFailure::Random)?;
+    let claim = claim_encryptions(ctx, op)?;
     let mut input = StepInput {
         config: config.clone(),
         op: op.clone(),
@@ -216,7 +222,7 @@ fn run_attempt(
         seed: sessattr_core::encode_seed(&seed),
         records: BTreeMap::new(),
         scans: BTreeMap::new(),
-        encryption_budget: None,
+        encryption_budget: ctx.budget.map(|_| claim.as_ref().map_or(0, Claim::granted)),
     };
     for _ in 0..MAX_STEPS {
         let bytes = serde_json::to_vec(&input)
@@ -247,6 +253,9 @@ fn run_attempt(
                 }
             }
             StepOutput::Done(decision) => {
+                if let Some(claim) = claim {
+                    claim.settle(decision.encryptions);
+                }
                 if !decision.writes.is_empty() {
                     match store.apply(&decision.writes) {
                         Ok(ApplyOutcome::Applied) => {}
@@ -264,6 +273,37 @@ fn run_attempt(
     Err(HostFailure::Module(format!(
         "no decision after {MAX_STEPS} steps"
     )))
+}
+
+/// The encryptions `op` may make, claimed from the primary key's budget:
+/// none for operations that never encrypt (they get a budget of 0, so an
+/// encryption there could not go uncounted), at most `data_max_items` for
+/// the writes that may (one per item).
+fn claim_encryptions<'a>(
+    ctx: &Context<'a>,
+    op: &Operation,
+) -> Result<Option<Claim<'a>>, HostFailure> {
+    let may_encrypt = match op {
+        Operation::Http(request) => matches!(request.method.as_str(), "POST" | "PUT" | "PATCH"),
+        Operation::Rekey(rekey) => rekey.rewrite,
+        _ => false,
+    };
+    let primary = ctx
+        .config
+        .keys
+        .iter()
+        .find(|k| k.state == KeyState::Primary);
+    let (Some(budget), Some(primary), true) = (ctx.budget, primary, may_encrypt) else {
+        return Ok(None);
+    };
+    let wanted = match op {
+        Operation::Rekey(rekey) => rekey.limit,
+        _ => u32::try_from(ctx.config.limits.data_max_items).unwrap_or(u32::MAX),
+    };
+    budget
+        .claim(ctx.store, &primary.id, wanted)
+        .map(Some)
+        .map_err(|err| HostFailure::Store(err.to_string()))
 }
 
 /// A fresh correlation id: 24 lowercase hex characters.
@@ -361,6 +401,7 @@ mod tests {
             config: &Config::default(),
             clock: &Clock::system(),
             locks,
+            budget: None,
         };
         run(guest, &ctx, &op())
     }
@@ -484,6 +525,14 @@ mod tests {
             &self,
             _: &str,
         ) -> Result<Vec<crate::store::StoredRecord>, crate::store::StoreError> {
+            Err(crate::store::StoreError::Backend("disk gone".into()))
+        }
+        fn scan_keys(
+            &self,
+            _: &str,
+            _: Option<&str>,
+            _: usize,
+        ) -> Result<Vec<String>, crate::store::StoreError> {
             Err(crate::store::StoreError::Backend("disk gone".into()))
         }
         fn apply(&self, _: &WriteSet) -> Result<ApplyOutcome, crate::store::StoreError> {

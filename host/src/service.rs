@@ -1,13 +1,14 @@
 //! The host's one entry point for operations: a fresh module instance, the
 //! step loop, the store, the clock.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
-use sessattr_core::config::Config;
+use sessattr_core::config::{Config, KeyEntry};
 use sessattr_core::protocol::Operation;
 
 use crate::clock::Clock;
 use crate::engine::Runtime;
+use crate::keys::budget::NonceBudget;
 use crate::retry::RetryLocks;
 use crate::runner::{self, HostFailure, Outcome};
 use crate::store::Store;
@@ -16,9 +17,12 @@ use crate::store::Store;
 pub struct Service {
     runtime: Runtime,
     store: Arc<dyn Store>,
-    config: Config,
+    /// Replaced whole when the keyring changes (a running server picks up
+    /// the key file); each operation runs on the one it started with.
+    config: RwLock<Arc<Config>>,
     clock: Clock,
     locks: RetryLocks,
+    budget: NonceBudget,
 }
 
 impl std::fmt::Debug for Service {
@@ -33,15 +37,42 @@ impl std::fmt::Debug for Service {
 
 impl Service {
     /// A service over a loaded module, a store, the effective configuration
-    /// and the clock every operation reads `now` from.
-    pub fn new(runtime: Runtime, store: Arc<dyn Store>, config: Config, clock: Clock) -> Self {
+    /// and the clock every operation reads `now` from; every key may make
+    /// `encryption_limit` encryptions ([`NonceBudget`]).
+    pub fn new(
+        runtime: Runtime,
+        store: Arc<dyn Store>,
+        config: Config,
+        clock: Clock,
+        encryption_limit: u64,
+    ) -> Self {
         Self {
             runtime,
             store,
-            config,
+            config: RwLock::new(Arc::new(config)),
             clock,
             locks: RetryLocks::new(),
+            budget: NonceBudget::new(encryption_limit),
         }
+    }
+
+    /// Hands unspent reserved encryptions back to the store's counts; call
+    /// it when no operation runs any more (clean shutdown, end of a command).
+    pub fn release_budget(&self) {
+        if let Err(err) = self.budget.release(self.store.as_ref()) {
+            tracing::warn!(error = %err, "could not hand back reserved encryptions; the counts stay higher than what was made");
+        }
+    }
+
+    /// Operations started from now on use `keys`.
+    pub fn replace_keys(&self, keys: Vec<KeyEntry>) {
+        let mut config = self
+            .config
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut next = Config::clone(&config);
+        next.keys = keys;
+        *config = Arc::new(next);
     }
 
     /// The clock operations read `now` from.
@@ -50,8 +81,22 @@ impl Service {
     }
 
     /// The effective configuration.
-    pub fn config(&self) -> &Config {
-        &self.config
+    pub fn config(&self) -> Arc<Config> {
+        Arc::clone(
+            &self
+                .config
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+
+    /// The id of the key that seals new values, if the keyring has one.
+    pub fn primary_id(&self) -> Option<String> {
+        self.config()
+            .keys
+            .iter()
+            .find(|k| k.state == sessattr_core::config::KeyState::Primary)
+            .map(|k| k.id.clone())
     }
 
     /// The store.
@@ -69,11 +114,13 @@ impl Service {
     pub fn execute(&self, op: &Operation) -> Outcome {
         match self.runtime.instantiate() {
             Ok(mut instance) => {
+                let config = self.config();
                 let ctx = runner::Context {
                     store: self.store.as_ref(),
-                    config: &self.config,
+                    config: &config,
                     clock: &self.clock,
                     locks: &self.locks,
+                    budget: Some(&self.budget),
                 };
                 runner::run(&mut instance, &ctx, op)
             }

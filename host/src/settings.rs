@@ -42,6 +42,9 @@ pub struct Settings {
     pub limits: Limits,
     /// argon2id costs of new password hashes.
     pub argon2: Argon2Params,
+    /// Encryptions each key may make before it refuses to seal (the nonce
+    /// budget; warning at half).
+    pub key_encryption_limit: u64,
     /// The config file read, if any.
     pub file: Option<PathBuf>,
     /// Setting name → where its value came from (`file`, `env NAME`,
@@ -60,6 +63,7 @@ impl Default for Settings {
             apps: core.apps,
             limits: core.limits,
             argon2: core.argon2,
+            key_encryption_limit: crate::keys::budget::DEFAULT_LIMIT,
             file: None,
             sources: BTreeMap::new(),
         }
@@ -67,7 +71,7 @@ impl Default for Settings {
 }
 
 /// The names of every setting, in display order.
-pub const NAMES: [&str; 13] = [
+pub const NAMES: [&str; 14] = [
     "listen",
     "log_format",
     "sweep_interval",
@@ -81,6 +85,7 @@ pub const NAMES: [&str; 13] = [
     "argon2.m_cost",
     "argon2.t_cost",
     "argon2.p_cost",
+    "key_encryption_limit",
 ];
 
 /// The environment variable of a setting.
@@ -107,6 +112,7 @@ struct FileSettings {
     limits: FileLimits,
     #[serde(default)]
     argon2: FileArgon2,
+    key_encryption_limit: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -151,6 +157,7 @@ impl FileSettings {
             ("argon2.m_cost", num(self.argon2.m_cost)),
             ("argon2.t_cost", num(self.argon2.t_cost)),
             ("argon2.p_cost", num(self.argon2.p_cost)),
+            ("key_encryption_limit", num(self.key_encryption_limit)),
         ]
         .into_iter()
         .filter_map(|(name, value)| value.map(|v| (name, v)))
@@ -257,6 +264,12 @@ impl Settings {
             "argon2.m_cost" => self.argon2.m_cost = cost(text)?,
             "argon2.t_cost" => self.argon2.t_cost = cost(text)?,
             "argon2.p_cost" => self.argon2.p_cost = cost(text)?,
+            "key_encryption_limit" => {
+                self.key_encryption_limit = match text.trim().parse::<u64>() {
+                    Ok(n) if (1..=crate::keys::budget::DEFAULT_LIMIT).contains(&n) => n,
+                    _ => return Err(bad("a whole number from 1 to 4294967296 (2^32)")),
+                };
+            }
             _ => return Err(bad("no such setting")),
         }
         self.sources.insert(name, source);
@@ -325,6 +338,7 @@ impl Settings {
         for (name, value) in [
             ("sweep_interval", self.sweep_interval),
             ("session_lifetime", self.session_lifetime),
+            ("key_encryption_limit", self.key_encryption_limit),
         ] {
             line(&mut out, name, name, value.to_string());
         }

@@ -4,7 +4,7 @@
 import { SessattrError } from './errors.js';
 
 /** The step-protocol version this package speaks. */
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 /** Retries after a lost race (a failed precondition), as the host. */
 export const MAX_RETRIES = 16;
 /** Steps of one attempt before the module is deemed stuck. */

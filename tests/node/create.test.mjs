@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 
 import { base64, http, run, testConfig, wasm } from './driver.mjs';
 
-test('the module speaks ABI version 2', () => {
-  assert.equal(wasm.abiVersion(), 2);
+test('the module speaks ABI version 3', () => {
+  assert.equal(wasm.abiVersion(), 3);
 });
 
 test('a super-user creates an encrypted attribute on a user session, once', () => {

@@ -32,7 +32,7 @@ const post = (url, body) =>
   new Request(url, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
 
 test('the package speaks the ABI of the module it ships', () => {
-  assert.equal(ABI_VERSION, 2);
+  assert.equal(ABI_VERSION, 3);
 });
 
 test("fetch answers the seed's create, then E009001, like the host", async () => {

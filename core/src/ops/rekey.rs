@@ -48,7 +48,11 @@ struct Page {
 
 impl Page {
     fn into_reply(self, writes: WriteSet) -> Reply {
-        let by_key: Map<String, Value> = self.by_key.into_iter().map(|(id, n)| (id, json!(n))).collect();
+        let by_key: Map<String, Value> = self
+            .by_key
+            .into_iter()
+            .map(|(id, n)| (id, json!(n)))
+            .collect();
         let mut fields = Map::new();
         fields.insert("session_live".into(), json!(self.session_live));
         fields.insert("attributes".into(), json!(self.attributes));
@@ -64,7 +68,11 @@ impl Page {
 
 /// Runs one page of [`Rekey`].
 pub fn run(ctx: &mut Ctx<'_>, command: &Rekey) -> Result<Reply, Stop> {
-    ctx.log.op = String::from(if command.rewrite { "keys.rotate" } else { "keys.status" });
+    ctx.log.op = String::from(if command.rewrite {
+        "keys.rotate"
+    } else {
+        "keys.status"
+    });
     let sid = command.session.as_str();
     let session_key = layout::session_key(sid);
     let [session_text] = ctx.reads.get([session_key.as_str()])?;
@@ -112,7 +120,8 @@ pub fn run(ctx: &mut Ctx<'_>, command: &Rekey) -> Result<Reply, Stop> {
         let Some(stored) = stored.filter(|s| s.is_live(now) && s.record.is_encrypted) else {
             continue;
         };
-        let key_id = Keyring::envelope_key_id(&stored.record.value).unwrap_or_else(|_| String::from("(malformed)"));
+        let key_id = Keyring::envelope_key_id(&stored.record.value)
+            .unwrap_or_else(|_| String::from("(malformed)"));
         let stays = !matches!(&primary, Some(primary) if command.rewrite && *primary != key_id);
         if stays {
             *page.by_key.entry(key_id).or_default() += 1;

@@ -42,6 +42,24 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    fn scan_keys(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let map = self.lock()?;
+        let start = after.unwrap_or(prefix).to_owned();
+        Ok(map
+            .range(start..)
+            .map(|(k, _)| k)
+            .take_while(|k| k.starts_with(prefix))
+            .filter(|k| Some(k.as_str()) != after)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
     fn scan_records(&self, prefix: &str) -> Result<Vec<StoredRecord>, StoreError> {
         let map = self.lock()?;
         Ok(map
@@ -127,6 +145,11 @@ mod tests {
     #[test]
     fn scan_records_carry_expiry() {
         contract::scan_records_carry_expiry(&MemoryStore::new());
+    }
+
+    #[test]
+    fn scan_keys_pages_in_key_order() {
+        contract::scan_keys_pages_in_key_order(&MemoryStore::new());
     }
 
     #[test]

@@ -82,6 +82,16 @@ pub trait Store: Send + Sync {
     /// Reads `keys`; the answer has one entry per key, `None` when absent.
     fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, StoreError>;
 
+    /// Up to `limit` keys that start with `prefix` and sort after `after`
+    /// (from the first when `None`), in key order: a page of a walk over
+    /// many keys that never holds all of them.
+    fn scan_keys(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError>;
+
     /// Every record whose key starts with `prefix`, with its expiry, in key
     /// order, read from one consistent state. Records past their expiry but
     /// not purged yet are included: the store does not know the time.
@@ -292,6 +302,31 @@ pub(crate) mod contract {
             .map(|(k, _)| k)
             .collect();
         assert_eq!(keys, vec!["never"]);
+    }
+
+    pub fn scan_keys_pages_in_key_order(store: &dyn Store) {
+        let puts = ["p:a", "p:b", "p:c", "p:d", "q:a"]
+            .map(|key| put(key, "v", None, Expect::Any))
+            .to_vec();
+        assert_eq!(
+            store.apply(&WriteSet { ops: puts }).expect("apply"),
+            ApplyOutcome::Applied
+        );
+        assert_eq!(
+            store.scan_keys("p:", None, 2).expect("page"),
+            ["p:a", "p:b"]
+        );
+        assert_eq!(
+            store.scan_keys("p:", Some("p:b"), 2).expect("page"),
+            ["p:c", "p:d"]
+        );
+        assert!(
+            store
+                .scan_keys("p:", Some("p:d"), 2)
+                .expect("page")
+                .is_empty()
+        );
+        assert_eq!(store.scan_keys("q:", None, 10).expect("page"), ["q:a"]);
     }
 
     pub fn scan_records_carry_expiry(store: &dyn Store) {

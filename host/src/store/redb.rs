@@ -86,6 +86,29 @@ impl Store for RedbStore {
             .collect()
     }
 
+    fn scan_keys(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let records = txn.open_table(RECORDS).map_err(backend)?;
+        let start = after.unwrap_or(prefix);
+        let mut out = Vec::new();
+        for item in records.range(start..).map_err(backend)? {
+            let (key, _) = item.map_err(backend)?;
+            let key = key.value();
+            if !key.starts_with(prefix) || out.len() == limit {
+                break;
+            }
+            if Some(key) != after {
+                out.push(key.to_owned());
+            }
+        }
+        Ok(out)
+    }
+
     fn scan_records(&self, prefix: &str) -> Result<Vec<StoredRecord>, StoreError> {
         let txn = self.db.begin_read().map_err(backend)?;
         let records = txn.open_table(RECORDS).map_err(backend)?;
@@ -220,6 +243,12 @@ mod tests {
     fn scan_records_carry_expiry() {
         let (_tmp, store) = open();
         contract::scan_records_carry_expiry(&store);
+    }
+
+    #[test]
+    fn scan_keys_pages_in_key_order() {
+        let (_tmp, store) = open();
+        contract::scan_keys_pages_in_key_order(&store);
     }
 
     #[test]

@@ -81,7 +81,12 @@ pub fn read_named<'r>(
         if let Some(found) = &record
             && found.record.name != *name
         {
-            return Err(if found.record.is_encrypted { Error::Crypto } else { Error::Internal }.into());
+            return Err(if found.record.is_encrypted {
+                Error::Crypto
+            } else {
+                Error::Internal
+            }
+            .into());
         }
         stored.push(record);
     }
