@@ -66,6 +66,15 @@ fn key_in(data: &Path, log: &Path, state: &str) -> String {
         .unwrap_or_else(|| panic!("no {state} key"))
 }
 
+/// `keys generate` then `keys promote` of the new key; answers its id.
+fn generate_and_promote(data: &Path, log: &Path) -> String {
+    let generated = cli_ok(data, log, &["keys", "generate"]);
+    let new = generated.lines().last().expect("id line").to_owned();
+    assert!(new.starts_with("k-"), "{generated}");
+    cli_ok(data, log, &["keys", "promote", &new]);
+    new
+}
+
 /// The key material of the data dir's key file.
 fn key_material(data: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(data.join("keys.json")).expect("key file");
@@ -297,12 +306,7 @@ fn a_rotation_killed_half_way_leaves_every_value_readable_and_a_rerun_finishes()
         .map(|s| fill(&world, s, "c", 9_000))
         .collect();
     let old = key_in(&data, &log, "primary");
-    let new = cli_ok(&data, &log, &["keys", "generate"])
-        .lines()
-        .last()
-        .unwrap()
-        .to_owned();
-    cli_ok(&data, &log, &["keys", "promote", &new]);
+    let new = generate_and_promote(&data, &log);
     std::thread::sleep(Duration::from_millis(2_300)); // so rotate starts at once
 
     // Kill it with SIGKILL at its first progress line that shows part of
@@ -421,12 +425,7 @@ fn the_nonce_budget_refuses_to_encrypt_at_its_limit_durably_and_a_new_key_lifts_
     };
     create(&world, "after-restart", true).assert_error(403, "E008004");
 
-    let new = cli_ok(&data, &log, &["keys", "generate"])
-        .lines()
-        .last()
-        .unwrap()
-        .to_owned();
-    cli_ok(&data, &log, &["keys", "promote", &new]);
+    generate_and_promote(&data, &log);
     std::thread::sleep(Duration::from_millis(1_500));
     create(&world, "fresh-key", true).assert_ok();
 }
