@@ -267,7 +267,7 @@ mod tests {
         let other = NonceBudget::new(DEFAULT_LIMIT);
         other.claim(&store, "k1", 1000).expect("claim").settle(2);
         budget.release(&store).expect("release");
-        assert_eq!(stored_count(&store, "k1").expect("count"), BLOCK + 2);
+        assert_eq!(stored_count(&store, "k1").expect("count"), BLOCK + 3);
         other.release(&store).expect("release");
         assert_eq!(stored_count(&store, "k1").expect("count"), 5);
     }
