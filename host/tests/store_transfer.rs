@@ -175,7 +175,7 @@ fn an_export_imported_into_a_fresh_data_dir_serves_the_same_attributes() {
     };
     assert_eq!(without_counters(&exported), without_counters(&beside));
     let counter = records(&exported)
-        .into_iter()
+        .iter()
         .find(|r| r["key"].as_str().unwrap().starts_with("sa:keyuse:"))
         .expect("the key's encryption counter is exported");
     assert_eq!(counter["value"], "1", "one encryption was made");
