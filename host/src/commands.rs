@@ -17,7 +17,7 @@ use crate::clock::{self, Clock};
 use crate::datadir::{self, DataDir};
 use crate::engine::{GuestLimits, Runtime};
 use crate::http::{self, AppState};
-use crate::keyfile::KeySource;
+use crate::keyfile::{self, KeySource};
 use crate::keys::watch;
 use crate::module_source::ModuleSource;
 use crate::service::Service;
@@ -45,16 +45,8 @@ pub fn open_service(
     clock: Clock,
 ) -> Result<Service, Error> {
     let dir = DataDir::open(data_dir)?;
-    let source = KeySource::choose(dir.key_path());
-    let keyring = source.load()?;
-    if keyring.generated {
-        tracing::info!(
-            "generated encryption key {} in {}",
-            keyring.primary_id,
-            source.describe()
-        );
-    }
     let store: Arc<dyn Store> = Arc::new(RedbStore::open(&dir.prepare_store()?)?);
+    let keyring = load_keyring(&dir, store.as_ref())?;
     tracing::debug!(data_dir = %dir.path().display(), key_id = %keyring.primary_id, "data directory open");
     let config = settings.core_config(keyring.keys);
     Ok(Service::new(
@@ -64,6 +56,40 @@ pub fn open_service(
         clock,
         settings.key_encryption_limit,
     ))
+}
+
+/// The data dir's keyring. A missing key file is generated only while the
+/// store holds no attribute and no encryption count, which a new key could
+/// not open or would hide: otherwise losing the file must be noticed (and
+/// the file restored), not papered over with a fresh key.
+pub fn load_keyring(dir: &DataDir, store: &dyn Store) -> Result<keyfile::Keyring, Error> {
+    let source = KeySource::choose(dir.key_path());
+    if let KeySource::File(path) = &source
+        && !keyfile::exists(path)
+    {
+        let used = |prefix| {
+            store
+                .scan_keys(prefix, None, 1)
+                .map(|keys| !keys.is_empty())
+        };
+        if used("sa:i:")? || used(crate::keys::budget::COUNTER_PREFIX)? {
+            return Err(Error::KeyFile {
+                path: path.clone(),
+                reason: "is missing, but the store holds attributes or encryption counts that a \
+                         new key could not open: restore the key file (or pass it in SESSATTR_KEYS)"
+                    .into(),
+            });
+        }
+    }
+    let keyring = source.load()?;
+    if keyring.generated {
+        tracing::info!(
+            "generated encryption key {} in {}",
+            keyring.primary_id,
+            source.describe()
+        );
+    }
+    Ok(keyring)
 }
 
 /// `sessattr serve`.
@@ -125,11 +151,17 @@ pub fn serve(data_dir: &Path, settings: &Settings, args: &ServeArgs) -> Result<(
             every,
         ));
         let key_source = KeySource::choose(DataDir::open(data_dir)?.key_path());
-        tracing::info!(
-            keyring = %key_source.describe(),
-            poll_ms = u64::try_from(watch::POLL.as_millis()).unwrap_or(u64::MAX),
-            "watching the keyring (reloaded on change and on SIGHUP)"
-        );
+        match &key_source {
+            KeySource::File(path) => tracing::info!(
+                key_file = %path.display(),
+                poll_ms = u64::try_from(watch::POLL.as_millis()).unwrap_or(u64::MAX),
+                "watching the key file (reloaded on change and on SIGHUP)"
+            ),
+            KeySource::Env => tracing::info!(
+                "the keyring comes from ${}, fixed for the life of the process",
+                keyfile::KEYS_ENV
+            ),
+        }
         let watcher = tokio::spawn(watch::watch_keys(
             Arc::clone(&service),
             key_source,

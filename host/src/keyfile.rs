@@ -73,10 +73,14 @@ impl KeySource {
         }
     }
 
-    /// Loads the keyring (a missing key file is generated).
+    /// Loads the keyring (a missing key file is generated: callers check
+    /// first that nothing in the store needs an existing key).
     pub fn load(&self) -> Result<Keyring, Error> {
         match self {
-            Self::File(path) => load_or_generate(path),
+            Self::File(path) => {
+                refuse_two_files(path)?;
+                load_or_generate(path)
+            }
             Self::Env => from_env()?.ok_or_else(|| Error::KeyFile {
                 path: PathBuf::from(format!("${KEYS_ENV}")),
                 reason: "is not set".into(),
@@ -91,6 +95,29 @@ impl KeySource {
             Self::Env => format!("${KEYS_ENV}"),
         }
     }
+}
+
+/// Refuses a data dir with both `keys.json` and `keys.toml`: one would
+/// silently hide the other.
+pub fn refuse_two_files(path: &Path) -> Result<(), Error> {
+    let json = path.with_file_name("keys.json");
+    let toml = path.with_file_name("keys.toml");
+    if json.exists() && toml.exists() {
+        return Err(key_error(
+            path,
+            format!(
+                "is ambiguous: both {} and {} exist; keep one",
+                json.display(),
+                toml.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the file at `path` is there (a missing one would be generated).
+pub fn exists(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok()
 }
 
 /// Loads the key file at `path`, generating it with one fresh primary key
@@ -253,8 +280,12 @@ fn check(keys: &[KeyEntry]) -> Result<String, String> {
         return Err("holds no key".into());
     }
     for (index, entry) in keys.iter().enumerate() {
-        if entry.id.is_empty() || entry.id.len() > 64 || entry.id.chars().any(char::is_control) {
-            return Err(format!("key {index} has an empty or invalid id"));
+        // Only ids of this shape are ever printed: anything else (say, key
+        // material pasted into `id`) is reported by position alone.
+        if !valid_id(&entry.id) {
+            return Err(format!(
+                "key {index} has an invalid id (1 to 64 of A-Z a-z 0-9 . _ -)"
+            ));
         }
         if keys[..index].iter().any(|other| other.id == entry.id) {
             return Err(format!("key id {} appears twice", entry.id));
@@ -270,6 +301,15 @@ fn check(keys: &[KeyEntry]) -> Result<String, String> {
         (None, _) => Err("has no primary key".into()),
         (Some(_), Some(_)) => Err("has more than one primary key".into()),
     }
+}
+
+/// Whether `id` is a key id: 1 to 64 ASCII letters, digits, `.`, `_`, `-`
+/// (so never base64 key material, which has `=`, `+` or `/`).
+pub fn valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// Why generating failed.

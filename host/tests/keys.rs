@@ -523,3 +523,114 @@ fn key_files_group_readable_toml_and_from_the_environment() {
         "no key file is written for an environment keyring"
     );
 }
+
+#[test]
+fn key_file_mistakes_are_refused_not_papered_over() {
+    let world = TwoUsers::start(ADMIN_PASSWORD, ALICE_PASSWORD, &[]);
+    let (data, log) = (world.data.clone(), world.log.clone());
+    let body = json!({"current_ust": world.admin, "target_ust": world.alice, "current_app": "CRM",
+                      "name": "kept", "value": "kept value Ky06", "encrypt": true});
+    send_json(&world.client, "POST", &world.server.url(ATTR), &body).assert_ok();
+    let read = |world: &TwoUsers| {
+        let body = json!({"current_ust": world.admin, "target_ust": world.alice, "current_app": "CRM", "name": "kept"});
+        send_json(&world.client, "GET", &world.server.url(ATTR), &body)
+    };
+    let key_file = data.join("keys.json");
+    let saved = tmp_copy(&key_file);
+
+    // A missing key file: no command generates a new key over stored data.
+    std::fs::remove_file(&key_file).unwrap();
+    for args in [
+        &["keys", "status"][..],
+        &["keys", "generate"],
+        &["user", "list"],
+    ] {
+        let out = run_cli(&data, &log, args, "");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains("is missing"),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert!(!key_file.exists(), "no key was generated");
+    std::thread::sleep(Duration::from_millis(1_500));
+    assert_eq!(
+        read(&world).body["value"],
+        "kept value Ky06",
+        "the server kept its keyring"
+    );
+    std::fs::copy(&saved, &key_file).unwrap();
+
+    // keys.json beside keys.toml is ambiguous.
+    std::fs::copy(&saved, data.join("keys.toml")).unwrap();
+    let out = run_cli(&data, &log, &["keys", "status"], "");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ambiguous"));
+    std::fs::remove_file(data.join("keys.toml")).unwrap();
+
+    // Key material pasted into `id` is never echoed.
+    let key = key_material(&data)[0].clone();
+    let original = std::fs::read_to_string(&key_file).unwrap();
+    let mut swapped: Value = serde_json::from_str(&original).unwrap();
+    swapped["keys"][0]["id"] = json!(key);
+    write_private(&key_file, &swapped.to_string());
+    let out = run_cli(&data, &log, &["keys", "status"], "");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains(&key) && stderr.contains("invalid id"),
+        "{stderr}"
+    );
+    write_private(&key_file, &original);
+
+    // A reload that drops a key still in use is refused; the server keeps reading.
+    let generated = generate_and_promote(&data, &log);
+    std::thread::sleep(Duration::from_millis(1_500));
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&key_file).unwrap()).unwrap();
+    let only_new: Vec<Value> = doc["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["id"] == json!(generated))
+        .cloned()
+        .collect();
+    write_private(&key_file, &json!({"keys": only_new}).to_string());
+    std::thread::sleep(Duration::from_millis(1_500));
+    assert!(read_to_string(&log).contains("no longer has a key that stored values may use"));
+    assert_eq!(read(&world).body["value"], "kept value Ky06");
+
+    // Key commands at the same time all land.
+    write_private(&key_file, &original);
+    std::thread::sleep(Duration::from_millis(1_200));
+    let handles: Vec<_> = (0..6)
+        .map(|_| {
+            let (data, log) = (data.clone(), log.clone());
+            std::thread::spawn(move || {
+                cli_ok(&data, &log, &["keys", "generate"])
+                    .lines()
+                    .last()
+                    .unwrap()
+                    .to_owned()
+            })
+        })
+        .collect();
+    let ids: Vec<String> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let after = status(&data, &log);
+    for id in &ids {
+        assert!(after.contains_key(id), "{id} was kept: {after:?}");
+    }
+}
+
+/// A copy of `path` beside it, for restoring it later.
+fn tmp_copy(path: &Path) -> std::path::PathBuf {
+    let copy = path.with_extension("saved");
+    std::fs::copy(path, &copy).unwrap();
+    copy
+}
+
+/// Writes `text` to `path` with mode 0600, atomically (as an editor saving).
+fn write_private(path: &Path, text: &str) {
+    let temp = path.with_extension("tmp");
+    std::fs::write(&temp, text).unwrap();
+    std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::rename(&temp, path).unwrap();
+}

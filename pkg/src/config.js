@@ -12,9 +12,12 @@ function checkKeys(keys) {
   const ids = new Set();
   for (const [i, entry] of keys.entries()) {
     const { id, key, state } = entry ?? {};
-    if (typeof id !== 'string' || id === '' || id.length > 64 || /\p{Cc}/u.test(id) || ids.has(id)) {
-      throw new TypeError(`sessattr: keys[${i}].id must be 1 to 64 characters without control characters, unique in the keyring`);
+    // Only ids of this shape are ever printed (key material pasted into
+    // `id` is reported by position alone).
+    if (typeof id !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(id)) {
+      throw new TypeError(`sessattr: keys[${i}].id must be 1 to 64 of A-Z a-z 0-9 . _ -`);
     }
+    if (ids.has(id)) throw new TypeError(`sessattr: keys[${i}].id (${id}) appears twice in the keyring`);
     ids.add(id);
     if (typeof key !== 'string' || decodedLength(key) !== 32) {
       throw new TypeError(`sessattr: keys[${i}].key (id ${id}) must be the base64 of 32 bytes`);
@@ -46,8 +49,8 @@ const isCount = (n, max = Number.MAX_SAFE_INTEGER) => Number.isSafeInteger(n) &&
 
 /** The other options, checked as the host checks its settings. */
 function checkOptions({ apps, limits, sessionLifetime, argon2 }) {
-  if (!Array.isArray(apps) || apps.length === 0 || !apps.every((a) => typeof a === 'string' && a !== '' && !a.includes(','))) {
-    throw new TypeError('sessattr: apps must be a non-empty array of application names (strings without commas)');
+  if (!Array.isArray(apps) || apps.length === 0 || !apps.every((a) => typeof a === 'string' && a.trim() === a && a !== '' && !a.includes(','))) {
+    throw new TypeError('sessattr: apps must be a non-empty array of application names (no commas, no surrounding spaces)');
   }
   if (limits === null || typeof limits !== 'object' || Array.isArray(limits)) {
     throw new TypeError('sessattr: limits must be an object');

@@ -7,6 +7,8 @@ import { base64 } from './engine.js';
 import { DEFAULT_BODY_LIMIT, answer, fallbackAnswer, header, httpOp, plainBody, readBody, toResponse } from './http.js';
 
 const ATTR = '/zato/sso/session/attr';
+/** Every option of createHandler (`module` is sessattr/portable's, taken before). */
+const OPTION_NAMES = ['store', 'keys', 'apps', 'limits', 'sessionLifetime', 'argon2', 'onError', 'clock'];
 
 /**
  * Creates a handler: `fetch(request)` answers every path of SPEC 2 as the
@@ -27,8 +29,12 @@ const ATTR = '/zato/sso/session/attr';
 export function makeHandler(engine, options) {
   // `engine` is an Engine, or a promise of one (runtimes that load the
   // module asynchronously).
+  const unknown = Object.keys(options ?? {}).filter((name) => !OPTION_NAMES.includes(name));
+  if (unknown.length > 0) throw new TypeError(`sessattr: unknown option ${unknown.join(', ')} (options: ${OPTION_NAMES.join(', ')})`);
   const { store } = options;
-  if (!store) throw new TypeError('sessattr: createHandler needs a store');
+  if (!store || !['get', 'scan', 'apply'].every((method) => typeof store[method] === 'function')) {
+    throw new TypeError('sessattr: createHandler needs a store with get, scan and apply (see the README)');
+  }
   const config = coreConfig(options);
   const clock = options.clock ?? (() => Date.now() * 1000);
   const bodyLimit = options.limits?.body_max_bytes ?? DEFAULT_BODY_LIMIT;
@@ -133,11 +139,16 @@ function userFields(user, required) {
  */
 function fieldsJson(fields) {
   if (fields === null || typeof fields !== 'object' || Array.isArray(fields)) throw invalid('the fields must be an object');
-  return JSON.stringify(fields, (key, value) => {
-    if (typeof value === 'number' && !Number.isFinite(value)) throw invalid(`${key} must be a finite number`);
-    if (typeof value === 'bigint') throw invalid(`${key} must be a number`);
-    return value;
-  });
+  try {
+    return JSON.stringify(fields, (key, value) => {
+      if (typeof value === 'number' && !Number.isFinite(value)) throw invalid(`${key} must be a finite number`);
+      if (typeof value === 'bigint') throw invalid(`${key} must be a number`);
+      return value;
+    });
+  } catch (err) {
+    if (err instanceof SessattrError) throw err;
+    throw invalid('the fields cannot be written as JSON (a circular reference?)');
+  }
 }
 
 /** A `handle` request, checked; a mistake is the caller's (TypeError). */

@@ -31,11 +31,15 @@ test('createHandler refuses bad options with a TypeError, as the host refuses ba
     { argon2: 'x' }, { argon2: { m_cost: 19456, t_cost: 2000, p_cost: 1 } }, { argon2: { m_cost: 1, t_cost: 0, p_cost: 0 } },
     { keys: [{ ...KEY, key: ` ${KEY.key}` }] }, { keys: [{ ...KEY, key: KEY.key.replace(/=+$/, '') }] },
     { keys: [{ ...KEY, id: 'x'.repeat(100_000) }] }, { keys: [KEY, { ...KEY, id: 'k2' }] },
+    { sesionLifetime: 60 }, { store: {} }, { apps: [' '] }, { apps: [' CRM'] },
   ];
   for (const options of bad) {
     assert.throws(() => createHandler({ store, ...options }), TypeError, JSON.stringify(options).slice(0, 80));
   }
   assert.doesNotThrow(() => createHandler({ store, keys: { keys: [KEY] }, sessionLifetime: 315_360_000 }));
+  // Key material pasted into `id` is never in the message.
+  const pasted = { id: KEY.key, key: 'k1', state: 'primary' };
+  assert.throws(() => createHandler({ store, keys: [pasted] }), (err) => err instanceof TypeError && !err.message.includes(KEY.key));
 });
 
 test('arguments of the wrong type are SessattrErrors (E008002 / E008003), never plain errors', async () => {
@@ -49,6 +53,7 @@ test('arguments of the wrong type are SessattrErrors (E008002 / E008003), never 
     [() => handler.attrs.create({ ...on, name: 'n', value: 'v', expiration: NaN }), 'E008002'],
     [() => handler.attrs.create({ ...on, name: 'n', value: 'v', expiration: Infinity }), 'E008002'],
     [() => handler.attrs.create(null), 'E008002'],
+    [() => { const loop = { ...on, name: 'n', value: 'v' }; loop.self = loop; return handler.attrs.create(loop); }, 'E008002'],
   ];
   for (const [call, code] of refusals) {
     await assert.rejects(call(), (err) => err instanceof SessattrError && err.code === code, String(call));

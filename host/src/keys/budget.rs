@@ -13,7 +13,7 @@
 //! reserved and steps get a budget of 0, so the module refuses to encrypt
 //! (E008004) while everything else keeps working.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use sessattr_core::protocol::{Expect, WriteAction, WriteOp, WriteSet};
@@ -57,6 +57,8 @@ pub struct NonceBudget {
     limit: u64,
     /// Reserved in the store and not yet handed out, per key id.
     available: Mutex<HashMap<String, u64>>,
+    /// The keys whose refusal was logged (once per key and process).
+    refusal_logged: Mutex<HashSet<String>>,
 }
 
 impl NonceBudget {
@@ -65,6 +67,7 @@ impl NonceBudget {
         Self {
             limit,
             available: Mutex::new(HashMap::new()),
+            refusal_logged: Mutex::new(HashSet::new()),
         }
     }
 
@@ -87,11 +90,18 @@ impl NonceBudget {
         }
         let granted = u32::try_from((*held).min(u64::from(wanted))).unwrap_or(wanted);
         *held -= u64::from(granted);
-        if granted == 0 && wanted > 0 {
+        let first_refusal = granted == 0
+            && wanted > 0
+            && self
+                .refusal_logged
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .insert(key_id.to_owned());
+        if first_refusal {
             tracing::error!(
                 key_id = %key_id,
                 limit = self.limit,
-                "key has reached its encryption limit: encrypting is refused (E008004) until a new key is promoted"
+                "key has reached its encryption limit: encrypting with it is refused (E008004) until a new key is promoted (logged once)"
             );
         }
         Ok(Claim {

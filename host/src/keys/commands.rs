@@ -6,6 +6,8 @@
 //! may share (redb's multi-process mode), and `rotate` writes through the
 //! module like any client, so API traffic goes on meanwhile.
 
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -16,11 +18,12 @@ use super::rotate::{self, RotateReport};
 use super::watch::{POLL, state_name};
 use crate::Error;
 use crate::clock::Clock;
-use crate::commands::{load_module, open_service};
+use crate::commands::{load_keyring, load_module, open_service};
 use crate::datadir::DataDir;
 use crate::keyfile::{self, KEYS_ENV, KeySource};
 use crate::service::Service;
 use crate::settings::Settings;
+use crate::store::RedbStore;
 
 /// The key file of `data_dir`, refusing when the keyring comes from the
 /// environment (there is no file to edit then).
@@ -32,20 +35,44 @@ fn key_file(data_dir: &Path) -> Result<PathBuf, Error> {
 }
 
 /// `keys generate`: adds a fresh decrypt-only key (the file is created
-/// first, with a primary key, if there is none). Answers the new key.
+/// first, with a primary key, on a data dir that has none and no data).
+/// Answers the new key.
 pub fn generate(data_dir: &Path) -> Result<KeyEntry, Error> {
     let path = key_file(data_dir)?;
-    let mut keys = keyfile::load_or_generate(&path)?.keys;
+    let _lock = lock_key_file(&path)?;
+    let dir = DataDir::open(data_dir)?;
+    let store = RedbStore::open(&dir.prepare_store()?)?;
+    let mut keys = load_keyring(&dir, &store)?.keys;
     let entry = keyfile::new_entry(KeyState::DecryptOnly)?;
     keys.push(entry.clone());
     keyfile::save(&path, &keys)?;
     Ok(entry)
 }
 
+/// Holds the lock of the key file beside it (`.keys.lock`) until dropped, so
+/// that key commands run at the same time edit it one after the other.
+fn lock_key_file(path: &Path) -> Result<File, Error> {
+    let lock_path = path.with_file_name(".keys.lock");
+    let fail = |cause| Error::File {
+        path: lock_path.clone(),
+        cause,
+    };
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&lock_path)
+        .map_err(fail)?;
+    file.lock().map_err(fail)?;
+    Ok(file)
+}
+
 /// `keys promote ID`: makes `id` the primary key; the former primary
 /// becomes decrypt-only. Answers the former primary's id.
 pub fn promote(data_dir: &Path, id: &str) -> Result<String, Error> {
     let path = key_file(data_dir)?;
+    let _lock = lock_key_file(&path)?;
     let mut keys = keyfile::load(&path)?.keys;
     let target = find(&keys, id)?;
     match keys[target].state {
@@ -106,7 +133,8 @@ pub fn retire(
             ),
         });
     }
-    // Read again: the file may have changed during the count.
+    // Read again, locked: the file may have changed during the count.
+    let _lock = lock_key_file(&path)?;
     let mut keys = keyfile::load(&path)?.keys;
     let target = find(&keys, id)?;
     keys[target].state = KeyState::Retired;
@@ -196,5 +224,8 @@ fn service(data_dir: &Path, settings: &Settings, module: Option<&Path>) -> Resul
 fn find(keys: &[KeyEntry], id: &str) -> Result<usize, Error> {
     keys.iter()
         .position(|k| k.id == id)
-        .ok_or_else(|| Error::UnknownKey { id: id.into() })
+        .ok_or_else(|| Error::UnknownKey {
+            // Shown as given but escaped: no control characters reach a terminal.
+            id: id.escape_debug().to_string(),
+        })
 }

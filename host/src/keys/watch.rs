@@ -10,6 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sessattr_core::config::{KeyEntry, KeyState};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::keyfile::{self, KeySource};
@@ -66,6 +67,7 @@ pub async fn watch_keys(service: Arc<Service>, source: KeySource, mut hangups: O
         return;
     };
     let mut seen = fingerprint(&path);
+    let mut broken = false;
     let mut ticks = tokio::time::interval(POLL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -81,31 +83,41 @@ pub async fn watch_keys(service: Arc<Service>, source: KeySource, mut hangups: O
         let now = fingerprint(&path);
         if hangup || now != seen {
             seen = now;
-            reload(&service, &path, hangup).await;
+            broken = !reload(&service, &path, hangup, broken).await;
         }
     }
 }
 
-/// Loads the key file and hands it to `service` if it changed.
-async fn reload(service: &Arc<Service>, path: &Path, hangup: bool) {
+/// Loads the key file and hands it to `service` if it changed; answers
+/// whether the file could be used (`was_broken`: the last attempt failed).
+async fn reload(service: &Arc<Service>, path: &Path, hangup: bool, was_broken: bool) -> bool {
     let file = path.to_path_buf();
     let loaded = tokio::task::spawn_blocking(move || keyfile::load(&file)).await;
     let keyring = match loaded {
         Ok(Ok(keyring)) => keyring,
         Ok(Err(err)) => {
             tracing::error!(error = %err, "the key file changed but cannot be used; the keyring in use is kept");
-            return;
+            return false;
         }
         Err(_) => {
             tracing::error!("reading the key file failed; the keyring in use is kept");
-            return;
+            return false;
         }
     };
-    if service.config().keys == keyring.keys {
-        if hangup {
-            tracing::info!(key_file = %path.display(), "SIGHUP: the keyring is unchanged");
+    let current = service.config();
+    if let Some(dropped) = dropped_key(&current.keys, &keyring.keys) {
+        tracing::error!(
+            key_file = %path.display(),
+            key_id = %dropped,
+            "the key file no longer has a key that stored values may use (only retired keys may be removed); the keyring in use is kept"
+        );
+        return false;
+    }
+    if current.keys == keyring.keys {
+        if hangup || was_broken {
+            tracing::info!(key_file = %path.display(), "the key file is usable; the keyring is unchanged");
         }
-        return;
+        return true;
     }
     let ids: Vec<String> = keyring
         .keys
@@ -119,14 +131,68 @@ async fn reload(service: &Arc<Service>, path: &Path, hangup: bool) {
         keys = %ids.join(","),
         "keyring reloaded"
     );
+    true
+}
+
+/// A key of `current` that may still seal stored values (not retired) but
+/// is missing from `next`, if any.
+fn dropped_key<'a>(current: &'a [KeyEntry], next: &[KeyEntry]) -> Option<&'a str> {
+    current
+        .iter()
+        .filter(|key| key.state != KeyState::Retired)
+        .find(|key| !next.iter().any(|other| other.id == key.id))
+        .map(|key| key.id.as_str())
 }
 
 /// A key state as the key file spells it.
-pub fn state_name(state: sessattr_core::config::KeyState) -> &'static str {
-    use sessattr_core::config::KeyState;
+pub fn state_name(state: KeyState) -> &'static str {
     match state {
         KeyState::Primary => "primary",
         KeyState::DecryptOnly => "decrypt-only",
         KeyState::Retired => "retired",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: &str, state: KeyState) -> KeyEntry {
+        KeyEntry {
+            id: id.into(),
+            key: String::new(),
+            state,
+        }
+    }
+
+    #[test]
+    fn only_retired_keys_may_leave_the_keyring() {
+        let current = [
+            key("a", KeyState::Primary),
+            key("b", KeyState::DecryptOnly),
+            key("c", KeyState::Retired),
+        ];
+        assert_eq!(
+            dropped_key(
+                &current,
+                &[key("a", KeyState::Primary), key("b", KeyState::DecryptOnly)]
+            ),
+            None
+        );
+        assert_eq!(
+            dropped_key(&current, &[key("b", KeyState::Primary)]),
+            Some("a")
+        );
+        assert_eq!(
+            dropped_key(&current, &[key("n", KeyState::Primary)]),
+            Some("a")
+        );
+        assert_eq!(
+            dropped_key(
+                &current,
+                &[key("a", KeyState::DecryptOnly), key("z", KeyState::Primary)]
+            ),
+            Some("b")
+        );
     }
 }
