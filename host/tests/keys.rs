@@ -439,7 +439,9 @@ fn sighup_reloads_the_key_file_and_does_not_stop_the_server() {
         .expect("kill");
     assert!(status.success(), "the server got SIGHUP");
     std::thread::sleep(Duration::from_millis(500));
-    assert!(read_to_string(&world.log).contains("the key file is usable; the keyring is unchanged"));
+    assert!(
+        read_to_string(&world.log).contains("the key file is usable; the keyring is unchanged")
+    );
     let body = json!({"current_ust": world.admin, "target_ust": world.alice, "current_app": "CRM", "name": "n", "value": "v", "encrypt": true});
     send_json(&world.client, "POST", &world.server.url(ATTR), &body).assert_ok();
 }
