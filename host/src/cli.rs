@@ -265,20 +265,30 @@ pub enum KeysCommand {
     Generate,
     /// Make a key the primary one (it encrypts new values); the former
     /// primary becomes decrypt-only.
-    Promote(KeyIdArgs),
+    Promote(KeyPromoteArgs),
     /// Re-encrypt every live encrypted value under the primary key, page by
     /// page (each page atomic: safe to interrupt and run again), with
-    /// progress on standard error.
+    /// progress on standard error. If the key file changed in the last two
+    /// seconds it first waits that long, so that running servers seal with
+    /// the new primary before the walk.
     Rotate(AdminArgs),
     /// Retire a key: it opens nothing any more. Refused for the primary key
     /// and while any stored value still uses it.
     Retire(KeyIdArgs),
-    /// Per key: its state, how many stored values use it, and how many
+    /// Per key: its state (`missing` for an id that seals stored values but
+    /// is not in the keyring), how many stored values use it, and how many
     /// encryptions were counted for it (out of `key_encryption_limit`).
     Status(KeyStatusArgs),
 }
 
-/// Options of `keys promote` and `keys retire`.
+/// Options of `keys promote` (it edits the key file only).
+#[derive(Debug, clap::Args)]
+pub struct KeyPromoteArgs {
+    /// The key's id, as `keys status` shows it.
+    pub id: String,
+}
+
+/// Options of `keys retire`.
 #[derive(Debug, clap::Args)]
 pub struct KeyIdArgs {
     /// The key's id, as `keys status` shows it.
