@@ -7,7 +7,7 @@ use std::future::{Future, poll_fn};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, HttpBody as _};
@@ -97,24 +97,65 @@ pub async fn shutdown_signal() {
 /// The body as read: its bytes, or too large.
 enum ReadBody {
     Complete(Vec<u8>),
-    TooLarge,
+    /// Over the limit; `drained` when the rest was read and thrown away, so
+    /// the client has finished sending and can read the answer.
+    TooLarge {
+        drained: bool,
+    },
 }
 
-/// Reads at most `limit` bytes of `body`; stops as soon as it is longer.
-async fn read_body(mut body: Body, limit: usize) -> Result<ReadBody, axum::Error> {
-    if body.size_hint().lower() > limit as u64 {
-        return Ok(ReadBody::TooLarge);
+/// Most bytes of an over-limit body read and thrown away so that its client
+/// can read the 413 (a client still sending when the connection closes sees
+/// a broken pipe, not the answer). Larger bodies get the 413 at once.
+const DRAIN_MAX_BYTES: u64 = 8 << 20;
+/// Longest time spent draining one over-limit body.
+const DRAIN_MAX_TIME: Duration = Duration::from_secs(5);
+
+/// Reads at most `limit` bytes of `body`; past that, drains the rest
+/// within [`DRAIN_MAX_BYTES`] and [`DRAIN_MAX_TIME`].
+async fn read_body(
+    mut body: Body,
+    limit: usize,
+    declared: Option<u64>,
+) -> Result<ReadBody, axum::Error> {
+    let limit = limit as u64;
+    if declared.is_some_and(|n| n > limit) || body.size_hint().lower() > limit {
+        let drainable = declared.is_some_and(|n| n <= DRAIN_MAX_BYTES);
+        let drained = drainable && drain(&mut body, 0).await;
+        return Ok(ReadBody::TooLarge { drained });
     }
     let mut bytes = Vec::new();
     while let Some(frame) = poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
         if let Ok(data) = frame?.into_data() {
-            if bytes.len() + data.len() > limit {
-                return Ok(ReadBody::TooLarge);
+            if (bytes.len() + data.len()) as u64 > limit {
+                let seen = (bytes.len() + data.len()) as u64;
+                let drained = drain(&mut body, seen).await;
+                return Ok(ReadBody::TooLarge { drained });
             }
             bytes.extend_from_slice(&data);
         }
     }
     Ok(ReadBody::Complete(bytes))
+}
+
+/// Reads `body` to its end and throws it away, `seen` bytes of it already
+/// read; whether it ended within the drain bounds.
+async fn drain(body: &mut Body, mut seen: u64) -> bool {
+    let rest = async {
+        while let Some(frame) = poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx)).await {
+            let Ok(frame) = frame else { return false };
+            if let Ok(data) = frame.into_data() {
+                seen += data.len() as u64;
+                if seen > DRAIN_MAX_BYTES {
+                    return false;
+                }
+            }
+        }
+        true
+    };
+    tokio::time::timeout(DRAIN_MAX_TIME, rest)
+        .await
+        .unwrap_or(false)
 }
 
 /// The one handler.
@@ -129,18 +170,12 @@ async fn handle(
     let method = parts.method.as_str().to_owned();
     let path = parts.uri.path().to_owned();
     let limit = state.service.config().limits.body_max_bytes;
-    let declared_too_large = parts
+    let declared = parts
         .headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .is_some_and(|n| n > limit as u64);
-    let body = if declared_too_large {
-        Ok(ReadBody::TooLarge)
-    } else {
-        read_body(body, limit).await
-    };
-    let body = match body {
+        .and_then(|v| v.parse::<u64>().ok());
+    let body = match read_body(body, limit, declared).await {
         Ok(body) => body,
         Err(err) => {
             tracing::debug!(method = %method, path = %path, error = %err, "cannot read request body");
@@ -149,17 +184,17 @@ async fn handle(
             return respond(&method, &path, &outcome, started, status, Unread::Yes);
         }
     };
-    // A body left unread (too large) is still on the wire: the connection
-    // cannot carry another request.
+    // A body left unread (too large to drain) is still on the wire: the
+    // connection cannot carry another request.
     let unread = match body {
-        ReadBody::Complete(_) => Unread::No,
-        ReadBody::TooLarge => Unread::Yes,
+        ReadBody::Complete(_) | ReadBody::TooLarge { drained: true } => Unread::No,
+        ReadBody::TooLarge { drained: false } => Unread::Yes,
     };
     let clock = state.service.clock();
     if clock.is_test() && path == test_clock::PATH {
         let seen = match &body {
             ReadBody::Complete(bytes) => test_clock::Body::Complete(bytes),
-            ReadBody::TooLarge => test_clock::Body::TooLarge,
+            ReadBody::TooLarge { .. } => test_clock::Body::TooLarge,
         };
         let outcome = test_clock::answer(clock, &method, seen);
         let status = StatusCode::from_u16(outcome.response.status)
@@ -168,7 +203,7 @@ async fn handle(
     }
     let (body, body_too_large) = match body {
         ReadBody::Complete(bytes) => (STANDARD.encode(bytes), false),
-        ReadBody::TooLarge => (String::new(), true),
+        ReadBody::TooLarge { .. } => (String::new(), true),
     };
     let user_agent = parts
         .headers

@@ -28,6 +28,20 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("local addr").port()
 }
 
+/// The address in the first `listening on http://ADDR` line written to
+/// `log` after its first `offset` bytes.
+fn listening_since(log: &Path, offset: u64) -> Option<SocketAddr> {
+    let text = read_to_string(log);
+    let fresh = text.get(usize::try_from(offset).ok()?..)?;
+    let line = fresh.lines().find(|l| l.contains("listening on http://"))?;
+    let rest = &line[line.find("listening on http://")? + "listening on http://".len()..];
+    let addr: String = rest
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '"')
+        .collect();
+    addr.parse().ok()
+}
+
 /// A log file both stdout and stderr of a child append to.
 fn log_handles(log: &Path) -> (File, File) {
     let file = OpenOptions::new()
@@ -62,14 +76,16 @@ impl Server {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> Server {
-        let port = free_port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        // Port 0: the server picks a free port and logs it, so that two
+        // tests can never race for one (a port probed free and released
+        // may be taken by another test before this server binds it).
+        let logged_before = std::fs::metadata(log).map(|m| m.len()).unwrap_or(0);
         let (out, err) = log_handles(log);
         let mut command = Command::new(BIN);
         command
             .arg("--data-dir")
             .arg(data_dir)
-            .args(["serve", "--listen", &addr.to_string()])
+            .args(["serve", "--listen", "127.0.0.1:0"])
             .args(extra)
             .env_remove("SESSATTR_DATA_DIR")
             .env_remove("SESSATTR_LOG")
@@ -79,9 +95,11 @@ impl Server {
             .stderr(Stdio::from(err));
         let mut child = command.spawn().expect("spawn sessattr serve");
         let started = Instant::now();
-        loop {
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                break;
+        let addr: SocketAddr = loop {
+            if let Some(addr) = listening_since(log, logged_before) {
+                if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                    break addr;
+                }
             }
             if let Some(status) = child.try_wait().expect("try_wait") {
                 panic!(
@@ -97,7 +115,7 @@ impl Server {
                 );
             }
             std::thread::sleep(Duration::from_millis(50));
-        }
+        };
         Server {
             child: Some(child),
             base: format!("http://{addr}"),
