@@ -96,10 +96,10 @@ impl Server {
         let mut child = command.spawn().expect("spawn sessattr serve");
         let started = Instant::now();
         let addr: SocketAddr = loop {
-            if let Some(addr) = listening_since(log, logged_before) {
-                if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                    break addr;
-                }
+            if let Some(addr) = listening_since(log, logged_before)
+                && TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+            {
+                break addr;
             }
             if let Some(status) = child.try_wait().expect("try_wait") {
                 panic!(
