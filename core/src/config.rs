@@ -21,6 +21,13 @@ pub struct Config {
     pub argon2: Argon2Params,
 }
 
+impl Config {
+    /// The key that seals new values, if the keyring has one.
+    pub fn primary_key(&self) -> Option<&KeyEntry> {
+        self.keys.iter().find(|k| k.state == KeyState::Primary)
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {

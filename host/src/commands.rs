@@ -115,13 +115,7 @@ pub fn serve(data_dir: &Path, settings: &Settings, args: &ServeArgs) -> Result<(
     if let Some(file) = &settings.file {
         tracing::info!(config = %file.display(), "config file read");
     }
-    let key_id = service
-        .config()
-        .keys
-        .iter()
-        .find(|k| k.state == sessattr_core::config::KeyState::Primary)
-        .map(|k| k.id.clone())
-        .unwrap_or_default();
+    let key_id = service.primary_id().unwrap_or_default();
     tracing::info!(data_dir = %data_dir.display(), key_id = %key_id, "data directory ready");
 
     let tokio = tokio::runtime::Builder::new_multi_thread()

@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sessattr_core::config::Config;
-use sessattr_core::config::KeyState;
 use sessattr_core::protocol::{HttpResponse, LogFields, Operation, StepInput, StepOutput};
 
 use crate::keys::budget::{Claim, NonceBudget};
@@ -288,11 +287,7 @@ fn claim_encryptions<'a>(
         Operation::Rekey(rekey) => rekey.rewrite,
         _ => false,
     };
-    let primary = ctx
-        .config
-        .keys
-        .iter()
-        .find(|k| k.state == KeyState::Primary);
+    let primary = ctx.config.primary_key();
     let (Some(budget), Some(primary), true) = (ctx.budget, primary, may_encrypt) else {
         return Ok(None);
     };

@@ -92,11 +92,7 @@ impl Service {
 
     /// The id of the key that seals new values, if the keyring has one.
     pub fn primary_id(&self) -> Option<String> {
-        self.config()
-            .keys
-            .iter()
-            .find(|k| k.state == sessattr_core::config::KeyState::Primary)
-            .map(|k| k.id.clone())
+        self.config().primary_key().map(|k| k.id.clone())
     }
 
     /// The store.
