@@ -32,7 +32,7 @@ use protocol::{Decision, LogFields, Operation, WriteSet};
 pub use protocol::{StepInput, StepOutput};
 
 /// Version of the raw host ABI and step protocol this core speaks.
-pub const ABI_VERSION: u32 = 3;
+pub const ABI_VERSION: u32 = 4;
 
 /// Runs one step of the protocol: asks for reads, or decides.
 pub fn step(input: &StepInput) -> StepOutput {
@@ -66,16 +66,18 @@ pub fn step(input: &StepInput) -> StepOutput {
         Operation::Rekey(command) => ops::rekey::run(&mut ctx, command),
     };
     let mut log = ctx.log;
-    let (response, writes) = match outcome {
+    let (response, writes, run_again) = match outcome {
         Err(Stop::Need(need)) => return StepOutput::Need(need),
         Ok(reply) => {
             log.status = String::from("ok");
-            (http::response::ok(&cid, reply.fields), reply.writes)
+            let response = http::response::ok(&cid, reply.fields);
+            (response, reply.writes, reply.run_again)
         }
         Err(Stop::Fail(failure)) => {
             log.status = String::from("error");
             log.sub_status = alloc::vec![String::from(failure.error.code())];
-            (http::response::error(&cid, &failure), WriteSet::default())
+            let response = http::response::error(&cid, &failure);
+            (response, WriteSet::default(), false)
         }
     };
     StepOutput::Done(Decision {
@@ -83,6 +85,7 @@ pub fn step(input: &StepInput) -> StepOutput {
         writes,
         log,
         encryptions: keyring.sealed_count(),
+        run_again,
     })
 }
 

@@ -181,6 +181,13 @@ pub struct Decision {
     /// for the embedding's nonce budget.
     #[serde(default)]
     pub encryptions: u32,
+    /// Apply `writes`, then run the operation again from the start (new
+    /// seed, no records) instead of answering `response`. A decision that
+    /// must write keys of two hash tags (a login that upgrades the user's
+    /// password hash) writes one tag's keys first, so that every write set
+    /// stays on one Redis Cluster slot.
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+    pub run_again: bool,
 }
 
 /// An HTTP response.

@@ -390,19 +390,28 @@ fn a_login_rehashes_a_password_made_with_other_costs() {
     let before = world.store[&key].clone();
     world.config.argon2.t_cost += 1;
     let body = json!({"username": "alice", "password": "pw-alice", "current_app": "CRM"});
-    let first = world.request("POST", "/zato/sso/user/login", &body);
-    assert_eq!(first.status, 200, "{}", first.body);
-    let user_write = first
-        .decision
-        .writes
-        .ops
-        .iter()
-        .find(|op| op.key == key)
-        .expect("rehash");
+    // The new hash is written on its own (the user's hash tag is not the
+    // session's), and the login is decided again over it.
+    let login = || {
+        sessattr_core::protocol::Operation::Http(sessattr_core::protocol::HttpRequest {
+            method: "POST".into(),
+            path: "/zato/sso/user/login".into(),
+            body: base64::engine::general_purpose::STANDARD.encode(body.to_string()),
+            ..Default::default()
+        })
+    };
+    let rehash = world.decide(login());
+    assert!(rehash.run_again);
+    assert_eq!(rehash.writes.ops.len(), 1);
+    assert_eq!(rehash.writes.ops[0].key, key);
     assert_eq!(
-        user_write.expect,
+        rehash.writes.ops[0].expect,
         sessattr_core::protocol::Expect::Value(before.clone())
     );
+    let first = world.request("POST", "/zato/sso/user/login", &body);
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert!(!first.decision.run_again);
+    assert!(first.body["ust"].is_string());
     let after = world.store[&key].clone();
     assert_ne!(after, before);
     let t = format!("t={}", world.config.argon2.t_cost);

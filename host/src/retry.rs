@@ -14,6 +14,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use sessattr_core::protocol::WriteSet;
+use sessattr_core::store::layout;
 
 /// Retries after a failed precondition before giving up with 503.
 pub const MAX_RETRIES: u32 = 16;
@@ -57,26 +58,12 @@ impl RetryLocks {
     }
 }
 
-/// The Redis Cluster hash tag of `key`: the text inside its first `{…}`
-/// when that is not empty, else the whole key.
-pub fn hash_tag(key: &str) -> &str {
-    if let Some(open) = key.find('{') {
-        let rest = &key[open + 1..];
-        if let Some(close) = rest.find('}')
-            && close > 0
-        {
-            return &rest[..close];
-        }
-    }
-    key
-}
-
 /// What a retry of `writes` locks: the hash tag of its first key.
 pub fn lock_tag(writes: &WriteSet) -> String {
     writes
         .ops
         .first()
-        .map(|op| hash_tag(&op.key).to_owned())
+        .map(|op| layout::hash_tag(&op.key).to_owned())
         .unwrap_or_default()
 }
 
@@ -99,15 +86,6 @@ pub fn backoff(retry: u32) -> Duration {
 mod tests {
     use super::*;
     use sessattr_core::protocol::{Expect, WriteAction, WriteOp};
-
-    #[test]
-    fn hash_tags_follow_redis_cluster() {
-        assert_eq!(hash_tag("sa:a:{ab12}:color"), "ab12");
-        assert_eq!(hash_tag("sa:s:{ab12}"), "ab12");
-        assert_eq!(hash_tag("sa:user:bob"), "sa:user:bob");
-        assert_eq!(hash_tag("x{}y{z}"), "x{}y{z}");
-        assert_eq!(hash_tag("x{open"), "x{open");
-    }
 
     #[test]
     fn a_write_set_locks_the_tag_of_its_first_key() {

@@ -171,7 +171,13 @@ enum Attempt {
     Decided(HttpResponse, LogFields),
     /// A precondition of this write set failed: retry.
     Lost(sessattr_core::protocol::WriteSet),
+    /// The writes were applied and the module asked to run the operation
+    /// again (`run_again`).
+    Again,
 }
+
+/// How many times in a row one operation may ask to be run again.
+const MAX_AGAIN: u32 = 3;
 
 /// Runs `op` to completion, calling `guest` for every step. After a lost
 /// race it pauses briefly ([`retry::backoff`]) and runs the decision again
@@ -179,6 +185,7 @@ enum Attempt {
 /// [`MAX_RETRIES`] times.
 pub fn run(guest: &mut dyn Step, ctx: &Context<'_>, op: &Operation) -> Outcome {
     let mut attempt = 1;
+    let mut again = 0;
     let mut result = run_attempt(guest, ctx, op);
     loop {
         match result {
@@ -191,6 +198,16 @@ pub fn run(guest: &mut dyn Step, ctx: &Context<'_>, op: &Operation) -> Outcome {
                 };
             }
             Err(failure) => return Outcome::fallback(failure, attempt),
+            Ok(Attempt::Again) if again >= MAX_AGAIN => {
+                return Outcome::fallback(
+                    HostFailure::Module(format!("asked to run again more than {MAX_AGAIN} times")),
+                    attempt,
+                );
+            }
+            Ok(Attempt::Again) => {
+                again += 1;
+                result = run_attempt(guest, ctx, op);
+            }
             Ok(Attempt::Lost(_)) if attempt > MAX_RETRIES => {
                 return Outcome::fallback(HostFailure::Contention, attempt);
             }
@@ -263,6 +280,9 @@ fn run_attempt(
                         }
                         Err(err) => return Err(HostFailure::Store(err.to_string())),
                     }
+                }
+                if decision.run_again {
+                    return Ok(Attempt::Again);
                 }
                 return Ok(Attempt::Decided(decision.response, decision.log));
             }
@@ -369,6 +389,7 @@ mod tests {
                             ..Default::default()
                         },
                         encryptions: 0,
+                        run_again: false,
                     })
                 }
             };
@@ -425,6 +446,66 @@ mod tests {
         assert_eq!(outcome.response.status, 403);
     }
 
+    /// A module that writes key `runN` on its N-th decision and asks to be
+    /// run again the first `again` times.
+    struct RunsAgain {
+        again: usize,
+        decisions: usize,
+    }
+
+    impl Step for RunsAgain {
+        fn step(&mut self, _input: &[u8]) -> Result<Vec<u8>, Error> {
+            self.decisions += 1;
+            let output = StepOutput::Done(Decision {
+                response: HttpResponse {
+                    status: 200,
+                    headers: vec![],
+                    body: "{}".into(),
+                },
+                writes: WriteSet {
+                    ops: vec![WriteOp {
+                        key: format!("run{}", self.decisions),
+                        action: WriteAction::Put {
+                            value: "v".into(),
+                            expires_at: None,
+                        },
+                        expect: Expect::Absent,
+                    }],
+                },
+                log: LogFields::default(),
+                encryptions: 0,
+                run_again: self.decisions <= self.again,
+            });
+            Ok(serde_json::to_vec(&output).expect("encode"))
+        }
+    }
+
+    #[test]
+    fn a_decision_that_runs_again_is_applied_then_decided_anew() {
+        let store = MemoryStore::new();
+        let mut guest = RunsAgain {
+            again: 1,
+            decisions: 0,
+        };
+        let outcome = run_on(&mut guest, &store);
+        assert!(outcome.failure.is_none(), "{:?}", outcome.failure);
+        assert_eq!(outcome.response.status, 200);
+        assert_eq!(guest.decisions, 2);
+        let got = store
+            .get_many(&["run1".into(), "run2".into()])
+            .expect("get");
+        assert_eq!(got, vec![Some("v".into()), Some("v".into())]);
+
+        // A module that never stops asking is cut off, with a 500.
+        let mut guest = RunsAgain {
+            again: usize::MAX,
+            decisions: 0,
+        };
+        let outcome = run_on(&mut guest, &MemoryStore::new());
+        assert!(matches!(outcome.failure, Some(HostFailure::Module(_))));
+        assert_eq!(guest.decisions, 1 + MAX_AGAIN as usize);
+    }
+
     /// A module that always wants `k` absent while something else writes it.
     struct AlwaysLoses;
 
@@ -445,6 +526,7 @@ mod tests {
                 },
                 log: LogFields::default(),
                 encryptions: 0,
+                run_again: false,
             });
             Ok(serde_json::to_vec(&output).expect("encode"))
         }
@@ -585,6 +667,7 @@ mod tests {
                         },
                         log: LogFields::default(),
                         encryptions: 0,
+                        run_again: false,
                     })
                 }
             };

@@ -4,9 +4,11 @@
 import { SessattrError } from './errors.js';
 
 /** The step-protocol version this package speaks. */
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 /** Retries after a lost race (a failed precondition), as the host. */
 export const MAX_RETRIES = 16;
+/** Times in a row one operation may ask to be run again (`run_again`). */
+const MAX_AGAIN = 3;
 /** Steps of one attempt before the module is deemed stuck. */
 const MAX_STEPS = 32;
 
@@ -145,6 +147,7 @@ export class Engine {
    */
   async run(store, op, config, clock) {
     let release;
+    let again = 0;
     try {
       for (let attempt = 0; attempt <= MAX_RETRIES; attempt++) {
         const input = {
@@ -158,7 +161,12 @@ export class Engine {
         const done = await this.#decide(store, input);
         const ops = done.writes?.ops ?? [];
         if (ops.length === 0 || (await fromStore(() => store.apply(ops), checkApplied))) {
-          return { response: done.response, log: done.log };
+          if (!done.run_again) return { response: done.response, log: done.log };
+          // The writes were one hash tag's share (a login's password
+          // rehash): decide anew over them, as the host does.
+          if (++again > MAX_AGAIN) throw new Error(`sessattr: the module asked to run again more than ${MAX_AGAIN} times`);
+          attempt--;
+          continue;
         }
         // Lost a race: decide again, this time one at a time with the other
         // losers of that session (as the host does), so that contending

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 
 import { base64, http, run, testConfig, wasm } from './driver.mjs';
 
-test('the module speaks ABI version 3', () => {
-  assert.equal(wasm.abiVersion(), 3);
+test('the module speaks ABI version 4', () => {
+  assert.equal(wasm.abiVersion(), 4);
 });
 
 test('a super-user creates an encrypted attribute on a user session, once', () => {

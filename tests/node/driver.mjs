@@ -40,7 +40,8 @@ export function run(store, op, { config = {}, now } = {}) {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const input = { config, op, now: now ?? Date.now() * 1000, records: {}, scans: {} };
     const done = decide(store, input);
-    if (apply(store, done.writes)) return done;
+    // `run_again`: the writes were applied, decide anew over them.
+    if (apply(store, done.writes) && !done.run_again) return done;
   }
   throw new Error(`write set conflicted ${MAX_ATTEMPTS} times in a row`);
 }

@@ -140,3 +140,22 @@ test('sessattr/portable with a module that fails to compile fails each call, wit
   }
   assert.deepEqual(unhandled, []);
 });
+
+test('a login under new argon2 costs rehashes the password in its own write, then logs in', async () => {
+  const store = memoryStore();
+  const before = createHandler({ store, keys: [KEY], argon2: CHEAP });
+  await before.users.add({ username: 'carol', password: 'carol-pw-1' });
+  const [oldHash] = await store.get(['sa:user:carol']);
+  const applied = [];
+  const watched = { ...store, get: store.get, scan: store.scan, apply: async (ops) => (applied.push(ops), store.apply(ops)) };
+  const after = createHandler({ store: watched, keys: [KEY], argon2: { ...CHEAP, t_cost: 2 } });
+  const { ust } = await after.sessions.login({ username: 'carol', password: 'carol-pw-1', current_app: 'CRM' });
+  assert.match(ust, /^[A-Za-z0-9_-]{22,}$/);
+  // Two write sets, one hash tag each: the user's new hash, then the session.
+  assert.deepEqual(applied.map((ops) => ops.map((op) => op.key.slice(0, 5))), [['sa:us'], ['sa:s:']]);
+  const [newHash] = await store.get(['sa:user:carol']);
+  assert.notEqual(newHash, oldHash);
+  assert.match(newHash, /t=2/);
+  await after.sessions.login({ username: 'carol', password: 'carol-pw-1', current_app: 'CRM' });
+  assert.equal(applied.length, 3, 'no second rehash');
+});

@@ -32,6 +32,9 @@ pub fn run(ctx: &mut Ctx<'_>, fields: &Fields, request: &HttpRequest) -> Result<
                 return Err(Error::NotAllowed.into());
             }
             if password::needs_rehash(&user.password_hash, ctx.config.argon2) {
+                // The user and the new session have different hash tags:
+                // the new hash is written first, on its own, and the login
+                // runs again over it (then no rehash is due).
                 user.password_hash = password::hash(password, ctx.config.argon2, &mut ctx.entropy)?;
                 reply.writes.ops.push(WriteOp {
                     key: key.clone(),
@@ -41,6 +44,8 @@ pub fn run(ctx: &mut Ctx<'_>, fields: &Fields, request: &HttpRequest) -> Result<
                     },
                     expect: Expect::Value(record.map(String::from).unwrap_or_default()),
                 });
+                reply.run_again = true;
+                return Ok(reply);
             }
             user
         }

@@ -26,6 +26,8 @@ pub struct Reply {
     pub fields: Map<String, Value>,
     /// Writes to apply atomically.
     pub writes: WriteSet,
+    /// Apply `writes`, then run the operation again ([`crate::protocol::Decision::run_again`]).
+    pub run_again: bool,
 }
 
 /// Why an operation did not finish with a [`Reply`].

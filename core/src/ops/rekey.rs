@@ -62,7 +62,11 @@ impl Page {
         fields.insert("rewritten".into(), json!(self.rewritten));
         fields.insert("unreadable".into(), json!(self.unreadable));
         fields.insert("next".into(), json!(self.next));
-        Reply { fields, writes }
+        Reply {
+            fields,
+            writes,
+            run_again: false,
+        }
     }
 }
 

@@ -45,6 +45,21 @@ pub fn user_key(username: &str) -> String {
     format!("{USER_PREFIX}{username}")
 }
 
+/// The Redis Cluster hash tag of `key`: the text inside its first `{…}`
+/// when that is not empty, else the whole key. Every write set of the core
+/// keeps to one tag, so it can be applied on one cluster slot.
+pub fn hash_tag(key: &str) -> &str {
+    if let Some(open) = key.find('{') {
+        let rest = &key[open + 1..];
+        if let Some(close) = rest.find('}')
+            && close > 0
+        {
+            return &rest[..close];
+        }
+    }
+    key
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,5 +76,14 @@ mod tests {
     #[test]
     fn a_name_with_separators_stays_inside_its_session() {
         assert!(!attr_key("ab12", "x}:y").starts_with(&attr_prefix("ab")));
+    }
+
+    #[test]
+    fn hash_tags_follow_redis_cluster() {
+        assert_eq!(hash_tag("sa:a:{ab12}:color"), "ab12");
+        assert_eq!(hash_tag("sa:s:{ab12}"), "ab12");
+        assert_eq!(hash_tag("sa:user:bob"), "sa:user:bob");
+        assert_eq!(hash_tag("x{}y{z}"), "x{}y{z}");
+        assert_eq!(hash_tag("x{open"), "x{open");
     }
 }

@@ -8,6 +8,7 @@ use base64::Engine as _;
 use serde_json::Value;
 use sessattr_core::config::{Argon2Params, Config, KeyEntry, KeyState};
 use sessattr_core::protocol::{Decision, Expect, HttpRequest, Operation, UserAdd, WriteAction};
+use sessattr_core::store::layout;
 use sessattr_core::{StepInput, StepOutput, encode_seed, step};
 
 /// 2026-12-03T19:00:00Z in unix micros.
@@ -62,9 +63,19 @@ impl World {
         }
     }
 
+    /// Runs `op` to its answer: applies each decision's writes, and runs
+    /// it again as long as the decision says so (at most 3 times).
     pub fn run(&mut self, op: Operation) -> Answer {
-        let decision = self.decide(op);
+        let mut decision = self.decide(op.clone());
         self.apply(&decision);
+        for _ in 0..3 {
+            if !decision.run_again {
+                break;
+            }
+            decision = self.decide(op.clone());
+            self.apply(&decision);
+        }
+        assert!(!decision.run_again, "run again more than 3 times");
         let body = serde_json::from_str(&decision.response.body).unwrap();
         Answer {
             status: decision.response.status,
@@ -127,6 +138,14 @@ impl World {
     }
 
     fn apply(&mut self, decision: &Decision) {
+        // Every write set keeps to one hash tag (one Redis Cluster slot).
+        let tags: std::collections::BTreeSet<&str> = decision
+            .writes
+            .ops
+            .iter()
+            .map(|op| layout::hash_tag(&op.key))
+            .collect();
+        assert!(tags.len() <= 1, "a write set spans hash tags {tags:?}");
         for op in &decision.writes.ops {
             let current = self.store.get(&op.key);
             match &op.expect {
