@@ -36,6 +36,12 @@ pub struct Cli {
     /// when it exists). Environment variables and flags override it.
     #[arg(long, global = true, env = "SESSATTR_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Where the records live: `redb` (the embedded store `DIR/sessattr.redb`,
+    /// the default), `redis://HOST:PORT/DB` or `redis+cluster://H1:P1,H2:P2,…`
+    /// (`rediss` for TLS), shared by every host [env: SESSATTR_STORE]. Put a
+    /// Redis password in SESSATTR_REDIS_PASSWORD rather than in the URL.
+    #[arg(long, global = true, value_name = "STORE")]
+    pub store: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

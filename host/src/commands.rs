@@ -22,7 +22,8 @@ use crate::keys::watch;
 use crate::module_source::ModuleSource;
 use crate::service::Service;
 use crate::settings::Settings;
-use crate::store::{RedbStore, Store, StoreError, StoredRecord};
+use crate::settings::StoreSetting;
+use crate::store::{RedbStore, RedisStore, Store, StoreError, StoredRecord};
 use crate::test_clock;
 use crate::transfer::{self, ImportSummary};
 
@@ -45,7 +46,7 @@ pub fn open_service(
     clock: Clock,
 ) -> Result<Service, Error> {
     let dir = DataDir::open(data_dir)?;
-    let store: Arc<dyn Store> = Arc::new(RedbStore::open(&dir.prepare_store()?)?);
+    let store = open_store(&dir, settings)?;
     let keyring = load_keyring(&dir, store.as_ref())?;
     tracing::debug!(data_dir = %dir.path().display(), key_id = %keyring.primary_id, "data directory open");
     let config = settings.core_config(keyring.keys);
@@ -117,6 +118,16 @@ pub fn serve(data_dir: &Path, settings: &Settings, args: &ServeArgs) -> Result<(
     }
     let key_id = service.primary_id().unwrap_or_default();
     tracing::info!(data_dir = %data_dir.display(), key_id = %key_id, "data directory ready");
+    match &settings.store {
+        StoreSetting::Redb => tracing::info!(
+            store = %data_dir.join(datadir::STORE_FILE).display(),
+            "store: redb"
+        ),
+        StoreSetting::Redis(target) => tracing::info!(
+            store = %target.redacted(),
+            "store: redis (records expire in Redis itself; the sweeper has nothing to do)"
+        ),
+    }
 
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -138,12 +149,14 @@ pub fn serve(data_dir: &Path, settings: &Settings, args: &ServeArgs) -> Result<(
         })?;
         tracing::info!(listen = %local, "listening on http://{local}");
         let every = Duration::from_secs(settings.sweep_interval);
-        tracing::info!(every_secs = settings.sweep_interval, "sweeper started");
-        let sweeper = tokio::spawn(sweep_forever(
-            Arc::clone(service.store()),
-            service.clock().clone(),
-            every,
-        ));
+        let sweeper = (settings.store == StoreSetting::Redb).then(|| {
+            tracing::info!(every_secs = settings.sweep_interval, "sweeper started");
+            tokio::spawn(sweep_forever(
+                Arc::clone(service.store()),
+                service.clock().clone(),
+                every,
+            ))
+        });
         let key_source = KeySource::choose(DataDir::open(data_dir)?.key_path());
         match &key_source {
             KeySource::File(path) => tracing::info!(
@@ -163,7 +176,9 @@ pub fn serve(data_dir: &Path, settings: &Settings, args: &ServeArgs) -> Result<(
         ));
         let state = Arc::new(AppState::new(Arc::clone(&service)));
         let result = http::serve(listener, state, http::shutdown_signal()).await;
-        sweeper.abort();
+        if let Some(sweeper) = sweeper {
+            sweeper.abort();
+        }
         watcher.abort();
         service.release_budget();
         result.map_err(|source| Error::Io {
@@ -279,11 +294,15 @@ pub struct ImportReport {
     pub has_key_file: bool,
 }
 
-/// Opens the store of `dir` the way the user commands do (the file made
-/// private, redb in multi-process mode, so a running server is no
-/// obstacle), without the module or the key file.
-fn open_store(dir: &DataDir) -> Result<RedbStore, Error> {
-    Ok(RedbStore::open(&dir.prepare_store()?)?)
+/// Opens the store `settings` name: the redb file of `dir` (made private,
+/// in multi-process mode, so a running server is no obstacle), or Redis.
+pub fn open_store(dir: &DataDir, settings: &Settings) -> Result<Arc<dyn Store>, Error> {
+    Ok(match &settings.store {
+        StoreSetting::Redb => Arc::new(RedbStore::open(&dir.prepare_store()?)?),
+        StoreSetting::Redis(target) => {
+            Arc::new(RedisStore::open(target, &settings.redis.options())?)
+        }
+    })
 }
 
 /// `sessattr store export`: the records under `prefix` live now, to the
@@ -291,15 +310,16 @@ fn open_store(dir: &DataDir) -> Result<RedbStore, Error> {
 /// without a store is an error, not an empty export.
 pub fn store_export(
     data_dir: &Path,
+    settings: &Settings,
     prefix: &str,
     output: Option<&Path>,
 ) -> Result<ExportSummary, Error> {
     let store_path = data_dir.join(datadir::STORE_FILE);
-    if !store_path.is_file() {
+    if settings.store == StoreSetting::Redb && !store_path.is_file() {
         return Err(Error::NoStore { path: store_path });
     }
-    let store = open_store(&DataDir::open(data_dir)?)?;
-    let export = transfer::live_records(&store, prefix, clock::system_micros())?;
+    let store = open_store(&DataDir::open(data_dir)?, settings)?;
+    let export = transfer::live_records(store.as_ref(), prefix, clock::system_micros())?;
     drop(store);
     match output {
         Some(path) => write_new_file(path, &export.records)?,
@@ -362,11 +382,15 @@ fn write_stdout(records: &[StoredRecord]) -> Result<(), Error> {
 /// input) and checks it whole, then writes its live records into the
 /// store of `data_dir` in one write set, each only if its key is absent.
 /// A refused document creates no data directory and no store.
-pub fn store_import(data_dir: &Path, file: &Path) -> Result<ImportReport, Error> {
+pub fn store_import(
+    data_dir: &Path,
+    settings: &Settings,
+    file: &Path,
+) -> Result<ImportReport, Error> {
     let records = transfer::parse_document(&read_input(file)?)?;
     let dir = DataDir::open(data_dir)?;
-    let store = open_store(&dir)?;
-    let summary = transfer::import_records(&store, records, clock::system_micros())?;
+    let store = open_store(&dir, settings)?;
+    let summary = transfer::import_records(store.as_ref(), records, clock::system_micros())?;
     Ok(ImportReport {
         summary,
         has_key_file: dir.key_path().is_file(),

@@ -28,15 +28,20 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     let data_dir = cli.data_dir.as_path();
     let config = cli.config.as_deref();
+    // `--store` is global: every command works on the store it names.
+    let with_store = |mut flags: Vec<(&'static str, String)>| {
+        flags.extend(cli.store.clone().map(|store| ("store", store)));
+        flags
+    };
     match cli.command {
         Command::Serve(args) => {
-            let settings = Settings::load(data_dir, config, &args.settings.given())?;
+            let settings = Settings::load(data_dir, config, &with_store(args.settings.given()))?;
             logging::init(settings.log_format);
             commands::serve(data_dir, &settings, &args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Config(ConfigCommand::Show(args)) => {
-            let settings = Settings::load(data_dir, config, &args.settings.given())?;
+            let settings = Settings::load(data_dir, config, &with_store(args.settings.given()))?;
             print!("{}", settings.show(data_dir));
             Ok(ExitCode::SUCCESS)
         }
@@ -60,17 +65,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::User(command) => {
             logging::init(LogFormat::Text);
-            let settings = Settings::load(data_dir, config, &[])?;
+            let settings = Settings::load(data_dir, config, &with_store(Vec::new()))?;
             user(data_dir, &settings, command)
         }
         Command::Store(command) => {
             logging::init(LogFormat::Text);
-            store(data_dir, command)?;
+            let settings = Settings::load(data_dir, config, &with_store(Vec::new()))?;
+            store(data_dir, &settings, command)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Keys(command) => {
             logging::init(LogFormat::Text);
-            let settings = Settings::load(data_dir, config, &[])?;
+            let settings = Settings::load(data_dir, config, &with_store(Vec::new()))?;
             keys_command(data_dir, &settings, command)
         }
     }
@@ -85,7 +91,7 @@ fn keys_command(
     const RUNNING: &str = "running servers pick this up within a second (or at once on SIGHUP)";
     match command {
         KeysCommand::Generate => {
-            let key = keys::generate(data_dir)?;
+            let key = keys::generate(data_dir, settings)?;
             println!(
                 "added key {} (decrypt-only); make it primary with `sessattr keys promote {}`",
                 key.id, key.id
@@ -141,11 +147,11 @@ fn keys_command(
 
 /// Runs a store command and reports it with counts only (never a key or a
 /// value): on stdout, unless the document itself goes there.
-fn store(data_dir: &std::path::Path, command: StoreCommand) -> Result<()> {
+fn store(data_dir: &std::path::Path, settings: &Settings, command: StoreCommand) -> Result<()> {
     match command {
         StoreCommand::Export(args) => {
             let output = args.output.as_deref();
-            let done = commands::store_export(data_dir, &args.prefix, output)?;
+            let done = commands::store_export(data_dir, settings, &args.prefix, output)?;
             let line = format!(
                 "exported {} records ({} expired, skipped)",
                 done.exported, done.expired
@@ -156,7 +162,7 @@ fn store(data_dir: &std::path::Path, command: StoreCommand) -> Result<()> {
             }
         }
         StoreCommand::Import(args) => {
-            let report = commands::store_import(data_dir, &args.file)?;
+            let report = commands::store_import(data_dir, settings, &args.file)?;
             let done = report.summary;
             println!(
                 "imported {} records ({} expired, skipped)",

@@ -7,7 +7,9 @@
 //! the environment variable (`SESSATTR_` + upper case, `.` → `_`) and the
 //! flag (`--` + `-` for `_` and `.`): `limits.value_max_bytes`,
 //! `SESSATTR_LIMITS_VALUE_MAX_BYTES`, `--limits-value-max-bytes`.
-//! No setting is secret: the encryption keys live in the key file.
+//! No setting is secret: the encryption keys live in the key file, and a
+//! Redis password belongs in `SESSATTR_REDIS_PASSWORD` (one in the `store`
+//! URL works too, and is never shown).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -19,6 +21,7 @@ use sessattr_core::config::{Argon2Params, Config, KeyEntry, Limits};
 
 use crate::Error;
 use crate::cli::LogFormat;
+use crate::store::{RedisOptions, RedisTarget};
 
 /// Name of the config file looked for in the data dir.
 pub const CONFIG_FILE: &str = "sessattr.toml";
@@ -45,11 +48,68 @@ pub struct Settings {
     /// Encryptions each key may make before it refuses to seal (the nonce
     /// budget; warning at half).
     pub key_encryption_limit: u64,
+    /// Where the records live.
+    pub store: StoreSetting,
+    /// How the Redis store connects (when `store` is Redis).
+    pub redis: RedisSettings,
     /// The config file read, if any.
     pub file: Option<PathBuf>,
     /// Setting name → where its value came from (`file`, `env NAME`,
     /// `flag --name`); defaults are absent.
     pub sources: BTreeMap<&'static str, String>,
+}
+
+/// The `store` setting.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum StoreSetting {
+    /// `redb`: the embedded store, `sessattr.redb` in the data directory.
+    #[default]
+    Redb,
+    /// A Redis URL: one server or a cluster.
+    Redis(RedisTarget),
+}
+
+/// The `redis.*` settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedisSettings {
+    /// `redis.timeout_ms`: connect, answer and pool waits.
+    pub timeout_ms: u64,
+    /// `redis.pool_size`: most connections per process.
+    pub pool_size: u32,
+    /// `redis.tls_ca_file`.
+    pub tls_ca_file: Option<PathBuf>,
+    /// `redis.tls_cert_file` (with `redis.tls_key_file`).
+    pub tls_cert_file: Option<PathBuf>,
+    /// `redis.tls_key_file`.
+    pub tls_key_file: Option<PathBuf>,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self {
+            timeout_ms: 2_000,
+            pool_size: 32,
+            tls_ca_file: None,
+            tls_cert_file: None,
+            tls_key_file: None,
+        }
+    }
+}
+
+impl RedisSettings {
+    /// The Redis store's options, with the password from
+    /// [`crate::store::redis::PASSWORD_ENV`] when it is set.
+    pub fn options(&self) -> RedisOptions {
+        RedisOptions {
+            timeout: std::time::Duration::from_millis(self.timeout_ms),
+            pool_size: self.pool_size,
+            tls_ca_file: self.tls_ca_file.clone(),
+            tls_client: self.tls_cert_file.clone().zip(self.tls_key_file.clone()),
+            password: std::env::var(crate::store::redis::PASSWORD_ENV)
+                .ok()
+                .filter(|p| !p.is_empty()),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -64,6 +124,8 @@ impl Default for Settings {
             limits: core.limits,
             argon2: core.argon2,
             key_encryption_limit: crate::keys::budget::DEFAULT_LIMIT,
+            store: StoreSetting::Redb,
+            redis: RedisSettings::default(),
             file: None,
             sources: BTreeMap::new(),
         }
@@ -71,7 +133,7 @@ impl Default for Settings {
 }
 
 /// The names of every setting, in display order.
-pub const NAMES: [&str; 14] = [
+pub const NAMES: [&str; 20] = [
     "listen",
     "log_format",
     "sweep_interval",
@@ -86,6 +148,12 @@ pub const NAMES: [&str; 14] = [
     "argon2.t_cost",
     "argon2.p_cost",
     "key_encryption_limit",
+    "store",
+    "redis.timeout_ms",
+    "redis.pool_size",
+    "redis.tls_ca_file",
+    "redis.tls_cert_file",
+    "redis.tls_key_file",
 ];
 
 /// The environment variable of a setting.
@@ -113,6 +181,19 @@ struct FileSettings {
     #[serde(default)]
     argon2: FileArgon2,
     key_encryption_limit: Option<u64>,
+    store: Option<String>,
+    #[serde(default)]
+    redis: FileRedis,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRedis {
+    timeout_ms: Option<u64>,
+    pool_size: Option<u64>,
+    tls_ca_file: Option<String>,
+    tls_cert_file: Option<String>,
+    tls_key_file: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -158,6 +239,12 @@ impl FileSettings {
             ("argon2.t_cost", num(self.argon2.t_cost)),
             ("argon2.p_cost", num(self.argon2.p_cost)),
             ("key_encryption_limit", num(self.key_encryption_limit)),
+            ("store", self.store),
+            ("redis.timeout_ms", num(self.redis.timeout_ms)),
+            ("redis.pool_size", num(self.redis.pool_size)),
+            ("redis.tls_ca_file", self.redis.tls_ca_file),
+            ("redis.tls_cert_file", self.redis.tls_cert_file),
+            ("redis.tls_key_file", self.redis.tls_key_file),
         ]
         .into_iter()
         .filter_map(|(name, value)| value.map(|v| (name, v)))
@@ -270,6 +357,43 @@ impl Settings {
                     _ => return Err(bad("a whole number from 1 to 4294967296 (2^32)")),
                 };
             }
+            "store" => {
+                let text = text.trim();
+                self.store = if text == "redb" {
+                    StoreSetting::Redb
+                } else {
+                    match RedisTarget::parse(text) {
+                        Some(Ok(target)) => StoreSetting::Redis(target),
+                        Some(Err(reason)) => return Err(bad(reason)),
+                        None => {
+                            return Err(bad(
+                                "redb, redis://HOST:PORT/DB or redis+cluster://H1:P1,H2:P2,… \
+                                 (rediss for TLS)",
+                            ));
+                        }
+                    }
+                };
+            }
+            "redis.timeout_ms" => {
+                self.redis.timeout_ms = match text.trim().parse::<u64>() {
+                    Ok(n) if (1..=60_000).contains(&n) => n,
+                    _ => return Err(bad("a whole number of milliseconds from 1 to 60000")),
+                };
+            }
+            "redis.pool_size" => {
+                self.redis.pool_size = match text.trim().parse::<u32>() {
+                    Ok(n) if (1..=1_024).contains(&n) => n,
+                    _ => return Err(bad("a whole number from 1 to 1024")),
+                };
+            }
+            "redis.tls_ca_file" | "redis.tls_cert_file" | "redis.tls_key_file" => {
+                let path = Some(PathBuf::from(text.trim())).filter(|p| !p.as_os_str().is_empty());
+                match name {
+                    "redis.tls_ca_file" => self.redis.tls_ca_file = path,
+                    "redis.tls_cert_file" => self.redis.tls_cert_file = path,
+                    _ => self.redis.tls_key_file = path,
+                }
+            }
             _ => return Err(bad("no such setting")),
         }
         self.sources.insert(name, source);
@@ -279,6 +403,12 @@ impl Settings {
     /// Checks what one setting alone cannot tell.
     fn check(&self) -> Result<(), Error> {
         use sessattr_core::password::{MAX_M_COST, MAX_P_COST, MAX_WORK};
+        if self.redis.tls_cert_file.is_some() != self.redis.tls_key_file.is_some() {
+            return Err(Error::Config {
+                what: "redis.tls_cert_file and redis.tls_key_file".into(),
+                reason: "a client certificate needs its key: give both or neither".into(),
+            });
+        }
         sessattr_core::password::check_params(self.argon2).map_err(|_| Error::Config {
             what: "argon2".into(),
             reason: format!(
@@ -335,6 +465,11 @@ impl Settings {
             LogFormat::Json => "json",
         };
         line(&mut out, "log_format", "log_format", quoted(format));
+        let store = match &self.store {
+            StoreSetting::Redb => String::from("redb"),
+            StoreSetting::Redis(target) => target.redacted(),
+        };
+        line(&mut out, "store", "store", quoted(&store));
         for (name, value) in [
             ("sweep_interval", self.sweep_interval),
             ("session_lifetime", self.session_lifetime),
@@ -362,6 +497,33 @@ impl Settings {
             ("p_cost", self.argon2.p_cost),
         ] {
             line(&mut out, key, &format!("argon2.{key}"), value.to_string());
+        }
+        let _ = writeln!(out, "\n[redis]");
+        let redis = &self.redis;
+        line(
+            &mut out,
+            "timeout_ms",
+            "redis.timeout_ms",
+            redis.timeout_ms.to_string(),
+        );
+        line(
+            &mut out,
+            "pool_size",
+            "redis.pool_size",
+            redis.pool_size.to_string(),
+        );
+        for (key, value) in [
+            ("tls_ca_file", &redis.tls_ca_file),
+            ("tls_cert_file", &redis.tls_cert_file),
+            ("tls_key_file", &redis.tls_key_file),
+        ] {
+            let name = format!("redis.{key}");
+            match value {
+                Some(path) => line(&mut out, key, &name, quoted(&path.display().to_string())),
+                None => {
+                    let _ = writeln!(out, "# {key} = \"\"  # {}", from(&name));
+                }
+            }
         }
         out
     }

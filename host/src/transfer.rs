@@ -14,12 +14,14 @@
 //! ever carries a key or a value: only field names, record positions,
 //! JSON types and counts.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write;
 
 use serde::Serialize;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use sessattr_core::protocol::{Expect, WriteAction, WriteOp, WriteSet};
+use sessattr_core::store::layout;
 
 use crate::Error;
 use crate::store::{ApplyOutcome, Store, StoredRecord};
@@ -144,18 +146,61 @@ pub fn import_records(
     if ops.is_empty() {
         return Ok(summary);
     }
-    let writes = WriteSet { ops };
-    match store.apply(&writes)? {
-        ApplyOutcome::Applied => Ok(summary),
-        ApplyOutcome::PreconditionFailed => {
-            let keys: Vec<String> = writes.ops.into_iter().map(|op| op.key).collect();
-            let existing = store.get_many(&keys)?.iter().flatten().count();
-            Err(Error::ImportConflict {
-                existing,
-                total: keys.len(),
-            })
-        }
+    let keys: Vec<String> = ops.iter().map(|op| op.key.clone()).collect();
+    let conflict = |store: &dyn Store| -> Result<ImportSummary, Error> {
+        let existing = store.get_many(&keys)?.iter().flatten().count();
+        Err(Error::ImportConflict {
+            existing,
+            total: keys.len(),
+        })
+    };
+    if !store.one_tag_per_write_set() {
+        return match store.apply(&WriteSet { ops })? {
+            ApplyOutcome::Applied => Ok(summary),
+            ApplyOutcome::PreconditionFailed => conflict(store),
+        };
     }
+    // One write set per hash tag; when one fails, the ones before are
+    // taken back (each delete expects exactly what was written).
+    let mut groups: BTreeMap<String, Vec<WriteOp>> = BTreeMap::new();
+    for op in ops {
+        groups
+            .entry(layout::hash_tag(&op.key).to_owned())
+            .or_default()
+            .push(op);
+    }
+    let mut done: Vec<WriteSet> = Vec::new();
+    for ops in groups.into_values() {
+        let writes = WriteSet { ops };
+        let outcome = store.apply(&writes);
+        if matches!(outcome, Ok(ApplyOutcome::Applied)) {
+            done.push(writes);
+            continue;
+        }
+        for applied in &done {
+            store.apply(&take_back(applied))?;
+        }
+        outcome?;
+        return conflict(store);
+    }
+    Ok(summary)
+}
+
+/// Deletes what `writes` put, each only while it holds what was put.
+fn take_back(writes: &WriteSet) -> WriteSet {
+    let ops = writes
+        .ops
+        .iter()
+        .filter_map(|op| match &op.action {
+            WriteAction::Put { value, .. } => Some(WriteOp {
+                key: op.key.clone(),
+                action: WriteAction::Delete,
+                expect: Expect::Value(value.clone()),
+            }),
+            _ => None,
+        })
+        .collect();
+    WriteSet { ops }
 }
 
 /// A put of `record` that holds only while its key is absent.

@@ -16,6 +16,7 @@ pub fn test() -> Result<()> {
     let started = Instant::now();
     // Cheap checks first, so a missing tool fails in seconds, not after a build.
     tools::check_node()?;
+    tools::ensure_redis()?;
     tools::ensure_components(&["rustfmt", "clippy"])?;
 
     let steps: [Step; 6] = [

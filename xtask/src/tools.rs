@@ -1,10 +1,10 @@
-//! The external tools xtask drives (cargo, rustup, node) and the paths it uses.
+//! The external tools xtask drives (cargo, rustup, node, redis) and the paths it uses.
 
 use std::ffi::OsString;
 use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
@@ -180,6 +180,52 @@ pub fn check_node() -> Result<()> {
         Some(major) if major >= NODE_MIN_MAJOR => Ok(()),
         _ => bail!("{hint}, but `node --version` says {version}"),
     }
+}
+
+/// Checks that `redis-server` and `redis-cli` run (the host's Redis store
+/// tests start real servers); if not, installs Debian's `redis-server`
+/// package with apt-get (with sudo when not root), keeping its service off
+/// where the system allows (the tests never use the system's port 6379).
+pub fn ensure_redis() -> Result<()> {
+    let runs =
+        |program: &str| output(Command::new(program).arg("--version")).is_ok_and(|o| o.is_some());
+    if runs("redis-server") && runs("redis-cli") {
+        return Ok(());
+    }
+    let root = output(Command::new("id").arg("-u"))?.is_some_and(|uid| uid.trim() == "0");
+    let sudo = !root && output(Command::new("sudo").arg("--version"))?.is_some();
+    if !root && !sudo {
+        bail!(
+            "the Redis tests need redis-server and redis-cli on PATH; install Debian's \
+             redis-server package (`apt-get install redis-server`) as root"
+        );
+    }
+    // `RUNLEVEL=1`: invoke-rc.d starts no service (without systemd).
+    let as_root = |args: &[&str]| {
+        let mut command = Command::new(if sudo { "sudo" } else { "env" });
+        if sudo {
+            command.arg("env");
+        }
+        command
+            .args(["DEBIAN_FRONTEND=noninteractive", "RUNLEVEL=1"])
+            .args(args);
+        command
+    };
+    progress("installing Debian's redis-server package with apt-get…");
+    run(&mut as_root(&["apt-get", "update"]))
+        .and_then(|()| run(&mut as_root(&["apt-get", "install", "-y", "redis-server"])))
+        .context("could not install Debian's redis-server package, which the Redis tests need")?;
+    // Where the package started its service anyway, stop it (errors do not matter).
+    let _ = as_root(&["service", "redis-server", "stop"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !(runs("redis-server") && runs("redis-cli")) {
+        bail!(
+            "redis-server or redis-cli still does not run after installing Debian's redis-server"
+        );
+    }
+    Ok(())
 }
 
 /// The major version in `node --version` output such as `v20.20.2`.

@@ -23,7 +23,6 @@ use crate::datadir::DataDir;
 use crate::keyfile::{self, KEYS_ENV, KeySource};
 use crate::service::Service;
 use crate::settings::Settings;
-use crate::store::RedbStore;
 
 /// The key file of `data_dir`, refusing when the keyring comes from the
 /// environment (there is no file to edit then).
@@ -37,12 +36,12 @@ fn key_file(data_dir: &Path) -> Result<PathBuf, Error> {
 /// `keys generate`: adds a fresh decrypt-only key (the file is created
 /// first, with a primary key, on a data dir that has none and no data).
 /// Answers the new key.
-pub fn generate(data_dir: &Path) -> Result<KeyEntry, Error> {
+pub fn generate(data_dir: &Path, settings: &Settings) -> Result<KeyEntry, Error> {
     let path = key_file(data_dir)?;
     let _lock = lock_key_file(&path)?;
     let dir = DataDir::open(data_dir)?;
-    let store = RedbStore::open(&dir.prepare_store()?)?;
-    let mut keys = load_keyring(&dir, &store)?.keys;
+    let store = crate::commands::open_store(&dir, settings)?;
+    let mut keys = load_keyring(&dir, store.as_ref())?.keys;
     let entry = keyfile::new_entry(KeyState::DecryptOnly)?;
     keys.push(entry.clone());
     keyfile::save(&path, &keys)?;

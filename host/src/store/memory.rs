@@ -144,7 +144,7 @@ mod tests {
 
     #[test]
     fn scan_records_carry_expiry() {
-        contract::scan_records_carry_expiry(&MemoryStore::new());
+        contract::scan_records_carry_expiry(&MemoryStore::new(), 0);
     }
 
     #[test]
@@ -154,6 +154,6 @@ mod tests {
 
     #[test]
     fn expire_and_check() {
-        contract::expire_and_check(&MemoryStore::new());
+        contract::expire_and_check(&MemoryStore::new(), 0);
     }
 }

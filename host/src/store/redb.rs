@@ -242,7 +242,7 @@ mod tests {
     #[test]
     fn scan_records_carry_expiry() {
         let (_tmp, store) = open();
-        contract::scan_records_carry_expiry(&store);
+        contract::scan_records_carry_expiry(&store, 0);
     }
 
     #[test]
@@ -254,7 +254,7 @@ mod tests {
     #[test]
     fn expire_and_check() {
         let (_tmp, store) = open();
-        contract::expire_and_check(&store);
+        contract::expire_and_check(&store, 0);
     }
 
     #[test]

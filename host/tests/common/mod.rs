@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod redis;
+
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_sessattr");
 

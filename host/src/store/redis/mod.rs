@@ -1,0 +1,528 @@
+//! The Redis / Valkey store: one server or a Redis Cluster, shared by any
+//! number of host processes (docs/deploy.md).
+//!
+//! * Records are Redis strings under the core's keys. Every key of a session
+//!   carries the session id as a hash tag, and every write set keeps to one
+//!   tag (the core guarantees it; [`RedisStore::apply`] refuses anything
+//!   else), so one Lua script (`apply.lua`, by EVALSHA, loaded again on
+//!   NOSCRIPT) checks every precondition and makes every write on one slot.
+//! * A record with an expiry carries `PXAT` / `PEXPIREAT` in milliseconds
+//!   (rounded up from the core's microseconds), so Redis forgets it by
+//!   itself; [`Store::purge_expired`] has nothing to do. The core still
+//!   checks expiry on every read.
+//! * Scans (`user list`, `keys rotate`, `store export`) use `SCAN` on every
+//!   master and are not a snapshot: records written meanwhile may or may
+//!   not be seen.
+//! * Any failed command drops its connection (an answer that timed out may
+//!   still arrive on it), and the pool connects again on the next request:
+//!   when Redis comes back, the host works again without a restart.
+
+mod connect;
+
+use std::collections::BTreeSet;
+
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+use redis::{RedisResult, Value};
+use sessattr_core::protocol::{Expect, WriteAction, WriteSet};
+use sessattr_core::store::layout;
+
+use super::{ApplyOutcome, Store, StoreError, StoredRecord};
+use connect::{Link, Manager};
+pub use connect::{PASSWORD_ENV, RedisOptions, RedisTarget};
+
+/// Keys asked for per `SCAN` call, and records read per pipeline.
+const BATCH: usize = 1_000;
+
+/// The script that applies a write set.
+const APPLY_SCRIPT: &str = include_str!("apply.lua");
+
+/// A store in Redis.
+pub struct RedisStore {
+    pool: r2d2::Pool<Manager>,
+    apply: redis::Script,
+    target: RedisTarget,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+fn backend(err: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(format!(
+        "redis: {}",
+        crate::error::one_line(&err.to_string())
+    ))
+}
+
+impl RedisStore {
+    /// Connects to `target` and checks that it answers. Later outages are
+    /// per request (503), not fatal.
+    pub fn open(target: &RedisTarget, options: &RedisOptions) -> Result<Self, StoreError> {
+        let manager = Manager::new(target, options)?;
+        let pool = r2d2::Pool::builder()
+            .max_size(options.pool_size)
+            .min_idle(Some(0))
+            .connection_timeout(options.timeout)
+            .test_on_check_out(false)
+            .error_handler(Box::new(r2d2::NopErrorHandler))
+            .build_unchecked(manager);
+        let store = Self {
+            pool,
+            apply: redis::Script::new(APPLY_SCRIPT),
+            target: target.clone(),
+        };
+        store
+            .with(|link| redis::cmd("PING").query::<()>(link.as_dyn()))
+            .map_err(|err| StoreError::Open {
+                path: target.redacted(),
+                reason: err.to_string(),
+            })?;
+        Ok(store)
+    }
+
+    /// What the store connects to, without its password.
+    pub fn describe(&self) -> String {
+        self.target.redacted()
+    }
+
+    /// Runs `work` on a pooled connection; a failure drops the connection.
+    fn with<T>(&self, work: impl FnOnce(&mut Link) -> RedisResult<T>) -> Result<T, StoreError> {
+        let mut pooled = self.pool.get().map_err(backend)?;
+        work(&mut pooled.link).map_err(|err| {
+            pooled.broken = true;
+            backend(err)
+        })
+    }
+
+    /// Every key that starts with `prefix`, sorted, from every master.
+    fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let pattern = format!("{}*", glob_escape(prefix));
+        self.with(|link| {
+            let mut keys = BTreeSet::new();
+            match link {
+                Link::Single(con) => scan_node(con, &pattern, &mut keys, None)?,
+                Link::Cluster(con) => {
+                    for (host, port) in masters(con)? {
+                        let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+                            host,
+                            port,
+                        });
+                        scan_node(con.as_mut(), &pattern, &mut keys, Some(&route))?;
+                    }
+                }
+            }
+            Ok(keys.into_iter().collect())
+        })
+    }
+}
+
+/// `prefix` with Redis glob specials escaped.
+fn glob_escape(prefix: &str) -> String {
+    let mut out = String::with_capacity(prefix.len());
+    for c in prefix.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Adds every key of one node matching `pattern` to `keys` (`route`: the
+/// node of a cluster; `None`: the one server).
+fn scan_node(
+    con: &mut dyn ScanTarget,
+    pattern: &str,
+    keys: &mut BTreeSet<String>,
+    route: Option<&RoutingInfo>,
+) -> RedisResult<()> {
+    let mut cursor = String::from("0");
+    loop {
+        let mut cmd = redis::cmd("SCAN");
+        cmd.arg(&cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(BATCH);
+        let (next, page): (String, Vec<String>) = con.run(&cmd, route)?;
+        keys.extend(page);
+        if next == "0" {
+            return Ok(());
+        }
+        cursor = next;
+    }
+}
+
+/// A connection that runs a command, routed on a cluster.
+trait ScanTarget {
+    fn run(
+        &mut self,
+        cmd: &redis::Cmd,
+        route: Option<&RoutingInfo>,
+    ) -> RedisResult<(String, Vec<String>)>;
+}
+
+impl ScanTarget for redis::Connection {
+    fn run(
+        &mut self,
+        cmd: &redis::Cmd,
+        _: Option<&RoutingInfo>,
+    ) -> RedisResult<(String, Vec<String>)> {
+        cmd.query(self)
+    }
+}
+
+impl ScanTarget for redis::cluster::ClusterConnection {
+    fn run(
+        &mut self,
+        cmd: &redis::Cmd,
+        route: Option<&RoutingInfo>,
+    ) -> RedisResult<(String, Vec<String>)> {
+        match route {
+            Some(route) => Ok(redis::from_redis_value(
+                self.route_command(cmd, route.clone())?,
+            )?),
+            None => cmd.query(self),
+        }
+    }
+}
+
+/// The address of every master of the cluster, from `CLUSTER SLOTS`.
+fn masters(con: &mut redis::cluster::ClusterConnection) -> RedisResult<BTreeSet<(String, u16)>> {
+    let slots: Vec<Value> = redis::cmd("CLUSTER").arg("SLOTS").query(con)?;
+    let mut found = BTreeSet::new();
+    for range in slots {
+        let Value::Array(fields) = range else {
+            continue;
+        };
+        if let Some(Value::Array(master)) = fields.get(2)
+            && let (Some(host), Some(port)) = (master.first(), master.get(1))
+        {
+            let host: String = redis::from_redis_value_ref(host)?;
+            let port: u16 = redis::from_redis_value_ref(port)?;
+            found.insert((host, port));
+        }
+    }
+    Ok(found)
+}
+
+/// The answers to `cmds`, sent as one pipeline (split by node on a cluster).
+fn pipeline(link: &mut Link, cmds: Vec<redis::Cmd>) -> RedisResult<Vec<Value>> {
+    match link {
+        Link::Single(con) => {
+            let mut pipe = redis::pipe();
+            for cmd in cmds {
+                pipe.add_command(cmd);
+            }
+            pipe.query(con)
+        }
+        Link::Cluster(con) => {
+            let mut pipe = redis::cluster::cluster_pipe();
+            for cmd in cmds {
+                pipe.add_command(cmd);
+            }
+            pipe.query(con.as_mut())
+        }
+    }
+}
+
+/// Unix micros to Redis's unix milliseconds, rounded up: Redis never
+/// forgets a record before the core would.
+fn millis(micros: i64) -> i64 {
+    micros.div_euclid(1_000) + i64::from(micros.rem_euclid(1_000) != 0)
+}
+
+impl Store for RedisStore {
+    fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        // MGET; the cluster client splits it by slot and keeps the order.
+        self.with(|link| redis::cmd("MGET").arg(keys).query(link.as_dyn()))
+    }
+
+    fn scan_keys(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        // SCAN has no order: every page sorts the whole prefix (fine for
+        // the walks that page: `keys rotate` / `status`, a CLI command).
+        Ok(self
+            .keys_with_prefix(prefix)?
+            .into_iter()
+            .filter(|key| after.is_none_or(|after| key.as_str() > after))
+            .take(limit)
+            .collect())
+    }
+
+    fn scan_records(&self, prefix: &str) -> Result<Vec<StoredRecord>, StoreError> {
+        let keys = self.keys_with_prefix(prefix)?;
+        let mut records = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(BATCH) {
+            let cmds = chunk
+                .iter()
+                .flat_map(|key| {
+                    let mut get = redis::cmd("GET");
+                    get.arg(key);
+                    let mut expiry = redis::cmd("PEXPIRETIME");
+                    expiry.arg(key);
+                    [get, expiry]
+                })
+                .collect();
+            let answers = self.with(|link| pipeline(link, cmds))?;
+            for (key, pair) in chunk.iter().zip(answers.chunks(2)) {
+                let [value, expiry] = pair else {
+                    return Err(backend("a pipeline answer is missing"));
+                };
+                // Gone since the scan: not a record any more.
+                let Some(value): Option<String> =
+                    redis::from_redis_value_ref(value).map_err(backend)?
+                else {
+                    continue;
+                };
+                let at: i64 = redis::from_redis_value_ref(expiry).map_err(backend)?;
+                records.push(StoredRecord {
+                    key: key.clone(),
+                    value,
+                    expires_at: (at >= 0).then(|| at.saturating_mul(1_000)),
+                });
+            }
+        }
+        Ok(records)
+    }
+
+    fn apply(&self, writes: &WriteSet) -> Result<ApplyOutcome, StoreError> {
+        let Some(first) = writes.ops.first() else {
+            return Ok(ApplyOutcome::Applied);
+        };
+        let tag = layout::hash_tag(&first.key);
+        if writes.ops.iter().any(|op| layout::hash_tag(&op.key) != tag) {
+            return Err(StoreError::Backend(
+                "redis: a write set spans several hash tags (a bug: nothing was written)".into(),
+            ));
+        }
+        let mut invocation = self.apply.prepare_invoke();
+        for op in &writes.ops {
+            let (action, value, at) = match &op.action {
+                WriteAction::Put { value, expires_at } => ("p", value.as_str(), *expires_at),
+                WriteAction::Delete => ("d", "", None),
+                WriteAction::Expire { expires_at } => ("e", "", *expires_at),
+                WriteAction::Check => ("c", "", None),
+            };
+            let (expect, expected) = match &op.expect {
+                Expect::Any => ("a", ""),
+                Expect::Absent => ("n", ""),
+                Expect::Value(value) => ("v", value.as_str()),
+            };
+            let at = at.map_or_else(String::new, |at| millis(at).max(0).to_string());
+            invocation
+                .key(&op.key)
+                .arg(action)
+                .arg(expect)
+                .arg(expected)
+                .arg(value)
+                .arg(at);
+        }
+        let applied: i64 = self.with(|link| invocation.invoke(link.as_dyn()))?;
+        Ok(if applied == 1 {
+            ApplyOutcome::Applied
+        } else {
+            ApplyOutcome::PreconditionFailed
+        })
+    }
+
+    fn one_tag_per_write_set(&self) -> bool {
+        true
+    }
+
+    fn purge_expired(&self, _now: i64, _limit: usize) -> Result<usize, StoreError> {
+        // Redis forgets each record at its PXAT by itself.
+        Ok(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn micros_round_up_to_millis() {
+        assert_eq!(millis(1_000), 1);
+        assert_eq!(millis(1_001), 2);
+        assert_eq!(millis(999), 1);
+        assert_eq!(millis(0), 0);
+        assert_eq!(millis(-1), 0);
+        assert_eq!(millis(-1_000), -1);
+        assert_eq!(millis(i64::MAX), i64::MAX / 1_000 + 1);
+    }
+
+    #[test]
+    fn glob_specials_are_escaped() {
+        assert_eq!(glob_escape("sa:a:{x}:"), "sa:a:{x}:");
+        assert_eq!(glob_escape("a*b?[c]\\"), "a\\*b\\?\\[c\\]\\\\");
+    }
+}
+
+#[cfg(test)]
+#[path = "../../../tests/common/redis.rs"]
+#[allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+mod servers;
+
+#[cfg(test)]
+mod against_real_servers {
+    //! The store contract and Redis's own expiry, on a real `redis-server`
+    //! and a real 3-master cluster.
+
+    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+    use super::servers::{RedisCluster, RedisServer};
+    use super::*;
+    use crate::store::contract;
+
+    fn options() -> RedisOptions {
+        RedisOptions {
+            timeout: Duration::from_millis(500),
+            ..RedisOptions::default()
+        }
+    }
+
+    fn open(url: &str) -> RedisStore {
+        let target = RedisTarget::parse(url).expect("redis url").expect("valid");
+        RedisStore::open(&target, &options()).expect("open")
+    }
+
+    /// A whole millisecond a day ahead of now, in unix micros.
+    fn a_day_ahead() -> i64 {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock");
+        let ms = i64::try_from(now.as_millis()).expect("ms") + 86_400_000;
+        ms * 1_000
+    }
+
+    /// Runs every contract test, each on a fresh database (`store_for(n)`).
+    fn contract_on(store_for: &dyn Fn(u8) -> RedisStore) {
+        contract::preconditions_are_atomic(&store_for(1));
+        contract::get_and_scan(&store_for(2));
+        contract::scan_keys_pages_in_key_order(&store_for(3));
+        contract::scan_records_carry_expiry(&store_for(4), a_day_ahead());
+        contract::expire_and_check(&store_for(5), a_day_ahead());
+    }
+
+    #[test]
+    fn one_server_keeps_the_contract() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let server = RedisServer::start(tmp.path());
+        let base = server.url();
+        let base = base.trim_end_matches("/0");
+        contract_on(&|db| open(&format!("{base}/{db}")));
+    }
+
+    #[test]
+    fn a_cluster_keeps_the_contract() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let cluster = RedisCluster::start(tmp.path());
+        let url = cluster.url();
+        contract_on(&|_| {
+            let mut con = cluster.connection();
+            redis::cmd("FLUSHALL")
+                .query::<()>(&mut con)
+                .expect("flushall");
+            open(&url)
+        });
+    }
+
+    #[test]
+    fn redis_forgets_records_at_their_expiry_and_refuses_sets_of_two_tags() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let server = RedisServer::start(tmp.path());
+        let store = open(&server.url());
+        let now = a_day_ahead() - 86_400_000_000;
+        let soon = now + 300_000;
+        let set = contract::set(vec![
+            contract::put("{s}soon", "1", Some(soon), Expect::Absent),
+            contract::put("{s}past", "2", Some(now - 1_000_000), Expect::Absent),
+            contract::put("{s}never", "3", None, Expect::Absent),
+        ]);
+        assert_eq!(store.apply(&set).expect("apply"), ApplyOutcome::Applied);
+        let keys = ["{s}soon".to_owned(), "{s}past".into(), "{s}never".into()];
+        assert_eq!(
+            store.get_many(&keys).expect("get"),
+            [Some("1".into()), None, Some("3".into())]
+        );
+        let started = Instant::now();
+        while store.get_many(&keys[..1]).expect("get")[0].is_some() {
+            assert!(started.elapsed() < Duration::from_secs(5), "never expired");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(started.elapsed() >= Duration::from_millis(150));
+        assert_eq!(server.keys_matching("*"), ["{s}never"]);
+
+        let two_tags = contract::set(vec![
+            contract::put("{a}x", "1", None, Expect::Any),
+            contract::put("{b}x", "1", None, Expect::Any),
+        ]);
+        let err = store.apply(&two_tags).expect_err("two tags");
+        assert!(err.to_string().contains("hash tags"), "{err}");
+        assert_eq!(server.keys_matching("*"), ["{s}never"]);
+    }
+
+    #[test]
+    fn an_outage_fails_within_the_timeout_and_the_store_recovers() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let mut server = RedisServer::start(tmp.path());
+        let store = open(&server.url());
+        let put =
+            |value: &str| contract::set(vec![contract::put("{k}v", value, None, Expect::Any)]);
+        assert_eq!(
+            store.apply(&put("1")).expect("apply"),
+            ApplyOutcome::Applied
+        );
+        server.kill();
+        for _ in 0..3 {
+            let started = Instant::now();
+            let err = store.apply(&put("2")).expect_err("down");
+            assert!(
+                started.elapsed() < Duration::from_secs(3),
+                "{:?}",
+                started.elapsed()
+            );
+            assert!(matches!(err, StoreError::Backend(_)), "{err}");
+            assert!(store.get_many(&["{k}v".into()]).is_err());
+        }
+        server.restart();
+        // Data of a killed server without persistence is gone; the store
+        // object connects again by itself.
+        assert_eq!(
+            store.apply(&put("3")).expect("apply"),
+            ApplyOutcome::Applied
+        );
+        assert_eq!(
+            store.get_many(&["{k}v".into()]).expect("get"),
+            [Some("3".into())]
+        );
+    }
+
+    #[test]
+    fn a_password_from_the_options_is_used_and_never_shown() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let server = RedisServer::start_with(tmp.path(), &["--requirepass", "pw-s3cret"]);
+        let target = RedisTarget::parse(&server.url())
+            .expect("url")
+            .expect("valid");
+        let err = RedisStore::open(&target, &options()).expect_err("no password");
+        assert!(!err.to_string().contains("pw-s3cret"));
+        let with = RedisOptions {
+            password: Some("pw-s3cret".into()),
+            ..options()
+        };
+        let store = RedisStore::open(&target, &with).expect("password");
+        assert!(!format!("{store:?}").contains("pw-s3cret"));
+        let set = contract::set(vec![contract::put("k", "v", None, Expect::Any)]);
+        assert_eq!(store.apply(&set).expect("apply"), ApplyOutcome::Applied);
+    }
+}

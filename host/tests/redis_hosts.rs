@@ -1,0 +1,346 @@
+//! Several `sessattr` hosts on one Redis, through the real binary and real
+//! `redis-server`s: a session made on host A works on host B, 64 concurrent
+//! creates of one name split over both hosts give exactly one success, a
+//! key promoted in the shared key file is picked up by both; a Redis outage
+//! answers 503 E008004 with nothing written and heals by itself; no key of
+//! an ended or expired session stays behind in Redis.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::redis::{RedisCluster, RedisServer};
+use common::*;
+use serde_json::{Value, json};
+
+const ADMIN_PASSWORD: &str = "admin-Pa55word-Rd01";
+const ALICE_PASSWORD: &str = "alice-Pa55word-Rd02";
+const ATTR: &str = "/zato/sso/session/attr";
+
+/// A data dir whose config file points at `store`, with users `admin`
+/// (super-user) and `alice`.
+fn data_dir_on(tmp: &Path, store: &str, extra_config: &str) -> PathBuf {
+    let data = tmp.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("sessattr.toml"),
+        format!("store = \"{store}\"\n{extra_config}"),
+    )
+    .unwrap();
+    let log = tmp.join("cli.log");
+    add_user(&data, &log, "admin", ADMIN_PASSWORD, true);
+    add_user(&data, &log, "alice", ALICE_PASSWORD, false);
+    data
+}
+
+/// Sessions: the super-user acting (`admin`) and the one acted on.
+struct Pair<'a> {
+    admin: &'a str,
+    target: &'a str,
+}
+
+/// Body of an attribute call of `pair` with `fields`.
+fn on(pair: &Pair<'_>, fields: Value) -> Value {
+    let mut body =
+        json!({"current_ust": pair.admin, "target_ust": pair.target, "current_app": "CRM"});
+    body.as_object_mut()
+        .unwrap()
+        .extend(fields.as_object().unwrap().clone());
+    body
+}
+
+/// Body of a session call (logout, renew) on `ust`.
+fn session(ust: &str) -> Value {
+    json!({"ust": ust, "current_app": "CRM"})
+}
+
+fn get_value(
+    client: &reqwest::blocking::Client,
+    server: &Server,
+    pair: &Pair<'_>,
+    name: &str,
+) -> Answer {
+    send_json(
+        client,
+        "GET",
+        &server.url(ATTR),
+        &on(pair, json!({"name": name})),
+    )
+}
+
+#[test]
+fn two_hosts_on_one_cluster_share_sessions_races_and_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cluster = RedisCluster::start(&tmp.path().join("cluster"));
+    let data = data_dir_on(tmp.path(), &cluster.url(), "");
+    // Both hosts read one key file (as from a shared config volume).
+    let a = Server::start(&data, &tmp.path().join("a.log"), &[]);
+    let b = Server::start(&data, &tmp.path().join("b.log"), &[]);
+    let client = client();
+
+    // A session logged in on A is usable on B, and back.
+    let admin = login(&client, &b, "admin", ADMIN_PASSWORD);
+    let ust = login(&client, &a, "alice", ALICE_PASSWORD);
+    let pair = Pair {
+        admin: &admin,
+        target: &ust,
+    };
+    let create = json!({"name": "color", "value": "teal", "encrypt": true});
+    send_json(&client, "POST", &b.url(ATTR), &on(&pair, create)).assert_ok();
+    let got = get_value(&client, &a, &pair, "color");
+    got.assert_ok();
+    assert_eq!(got.body["value"], "teal", "{:?}", got.body);
+    send_json(
+        &client,
+        "POST",
+        &a.url("/zato/sso/user/logout"),
+        &session(&ust),
+    )
+    .assert_ok();
+    get_value(&client, &b, &pair, "color").assert_error(403, "E007001");
+
+    // 64 concurrent creates of one name, half through each host.
+    let ust = login(&client, &b, "alice", ALICE_PASSWORD);
+    let pair = Pair {
+        admin: &admin,
+        target: &ust,
+    };
+    let answers: Vec<(usize, Answer)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..64)
+            .map(|i| {
+                let (server, pair, client) = (if i % 2 == 0 { &a } else { &b }, &pair, &client);
+                scope.spawn(move || {
+                    let body = on(pair, json!({"name": "race", "value": format!("v{i}")}));
+                    (i, send_json(client, "POST", &server.url(ATTR), &body))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let winners: Vec<usize> = answers
+        .iter()
+        .filter(|(_, answer)| answer.status == 200)
+        .map(|(i, _)| *i)
+        .collect();
+    assert_eq!(winners.len(), 1, "winners {winners:?}");
+    for (_, answer) in answers.iter().filter(|(_, answer)| answer.status != 200) {
+        answer.assert_error(403, "E009001");
+    }
+    let got = get_value(&client, &a, &pair, "race");
+    assert_eq!(
+        got.body["value"],
+        format!("v{}", winners[0]),
+        "{:?}",
+        got.body
+    );
+
+    // A key promoted in the shared key file: both hosts seal with it.
+    let cli_log = tmp.path().join("cli.log");
+    let generated = run_cli(&data, &cli_log, &["keys", "generate"], "");
+    assert!(generated.status.success(), "{generated:?}");
+    let new_key = String::from_utf8_lossy(&generated.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+    let promoted = run_cli(&data, &cli_log, &["keys", "promote", &new_key], "");
+    assert!(promoted.status.success(), "{promoted:?}");
+    for server in [&a, &b] {
+        wait_for_log(&server.log, &format!("primary={new_key}"));
+    }
+    for (server, name) in [(&a, "sealed-a"), (&b, "sealed-b")] {
+        let body = on(&pair, json!({"name": name, "value": "x", "encrypt": true}));
+        send_json(&client, "POST", &server.url(ATTR), &body).assert_ok();
+    }
+    let status = run_cli(&data, &cli_log, &["keys", "status", "--json"], "");
+    let status: Value = serde_json::from_slice(&status.stdout).expect("status JSON");
+    let on_new = status["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == new_key.as_str())
+        .expect("new key listed");
+    assert_eq!(on_new["state"], "primary");
+    assert_eq!(on_new["values"], 2, "{status}");
+    // Each host counted its own encryptions of the new key in Redis.
+    assert!(on_new["encryptions"].as_u64().unwrap() >= 2, "{status}");
+    assert!(a.stop().success());
+    assert!(b.stop().success());
+}
+
+/// Waits until `log` contains `text` (at most 10 s).
+fn wait_for_log(log: &Path, text: &str) {
+    let started = Instant::now();
+    while !read_to_string(log).contains(text) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no {text:?} in log:\n{}",
+            read_to_string(log)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_redis_outage_answers_503_writes_nothing_and_heals_without_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Persistence on, so that a killed and restarted Redis keeps its data.
+    let mut redis = RedisServer::start_with(
+        &tmp.path().join("redis"),
+        &["--appendonly", "yes", "--appendfsync", "always"],
+    );
+    let data = data_dir_on(tmp.path(), &redis.url(), "[redis]\ntimeout_ms = 500\n");
+    let server = Server::start(&data, &tmp.path().join("server.log"), &[]);
+    let client = client();
+    let admin = login(&client, &server, "admin", ADMIN_PASSWORD);
+    let ust = login(&client, &server, "alice", ALICE_PASSWORD);
+    let pair = Pair {
+        admin: &admin,
+        target: &ust,
+    };
+    let kept = on(&pair, json!({"name": "kept", "value": "before"}));
+    send_json(&client, "POST", &server.url(ATTR), &kept).assert_ok();
+    let batch = on(
+        &pair,
+        json!({"data": [{"name": "b1", "value": "1"}, {"name": "b2", "value": "2"}]}),
+    );
+
+    // Unreachable (refused) and hung (SIGSTOP: connections time out).
+    for outage in ["killed", "frozen"] {
+        match outage {
+            "killed" => redis.kill(),
+            _ => signal(redis.pid(), "-STOP"),
+        }
+        for _ in 0..3 {
+            let started = Instant::now();
+            let answer = send_json(&client, "POST", &server.url(ATTR), &batch);
+            let took = started.elapsed();
+            answer.assert_error(503, "E008004");
+            assert!(
+                took < Duration::from_secs(5),
+                "{outage}: 503 after {took:?}"
+            );
+        }
+        match outage {
+            "killed" => redis.restart(),
+            _ => signal(redis.pid(), "-CONT"),
+        }
+        // Healed without a restart of the host; the batch left nothing.
+        let started = Instant::now();
+        let got = loop {
+            let got = get_value(&client, &server, &pair, "kept");
+            if got.status == 200 || started.elapsed() > Duration::from_secs(10) {
+                break got;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        got.assert_ok();
+        assert_eq!(got.body["value"], "before", "{outage}");
+        for name in ["b1", "b2"] {
+            let got = get_value(&client, &server, &pair, name);
+            got.assert_ok();
+            assert_eq!(got.body["found"], false, "{outage}: {name} {:?}", got.body);
+        }
+    }
+    send_json(&client, "POST", &server.url(ATTR), &batch).assert_ok();
+    let log = read_to_string(&server.log);
+    assert!(!log.contains(ALICE_PASSWORD) && !log.contains(&ust));
+    assert!(server.stop().success());
+}
+
+fn signal(pid: u32, which: &str) {
+    let status = std::process::Command::new("kill")
+        .args([which, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn no_key_of_an_ended_or_expired_session_stays_in_redis() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cluster = RedisCluster::start(&tmp.path().join("cluster"));
+    let data = data_dir_on(tmp.path(), &cluster.url(), "session_lifetime = 2\n");
+    let server = Server::start(&data, &tmp.path().join("server.log"), &[]);
+    let client = client();
+    let session_keys = || {
+        let mut keys = cluster.keys_matching("sa:s:*");
+        keys.extend(cluster.keys_matching("sa:a:*"));
+        keys.extend(cluster.keys_matching("sa:i:*"));
+        keys
+    };
+    let fill = |admin: &str, ust: &str| {
+        let items: Vec<Value> = (0..20)
+            .map(|i| {
+                let mut item =
+                    json!({"name": format!("n{i}"), "value": "v", "encrypt": i % 2 == 0});
+                if i % 3 == 0 {
+                    item["expiration"] = json!(1);
+                }
+                item
+            })
+            .collect();
+        let pair = Pair { admin, target: ust };
+        send_json(
+            &client,
+            "POST",
+            &server.url(ATTR),
+            &on(&pair, json!({"data": items})),
+        )
+        .assert_ok();
+    };
+
+    // Logout removes the session, its index and every attribute at once.
+    let admin = login(&client, &server, "admin", ADMIN_PASSWORD);
+    let ended = login(&client, &server, "alice", ALICE_PASSWORD);
+    fill(&admin, &ended);
+    // (the admin's session record is the 23rd)
+    assert_eq!(session_keys().len(), 23, "{:?}", session_keys());
+    send_json(
+        &client,
+        "POST",
+        &server.url("/zato/sso/user/logout"),
+        &session(&ended),
+    )
+    .assert_ok();
+    send_json(
+        &client,
+        "POST",
+        &server.url("/zato/sso/user/logout"),
+        &session(&admin),
+    )
+    .assert_ok();
+    assert_eq!(session_keys(), Vec::<String>::new());
+
+    // Expiry: Redis itself forgets every key of the session by its end.
+    let admin = login(&client, &server, "admin", ADMIN_PASSWORD);
+    let expiring = login(&client, &server, "alice", ALICE_PASSWORD);
+    let pair = Pair {
+        admin: &admin,
+        target: &expiring,
+    };
+    fill(&admin, &expiring);
+    let renewed = send_json(
+        &client,
+        "PATCH",
+        &server.url("/zato/sso/user/session"),
+        &session(&expiring),
+    );
+    renewed.assert_ok();
+    assert_eq!(session_keys().len(), 23);
+    let started = Instant::now();
+    while !session_keys().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "left behind: {:?}",
+            session_keys()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    get_value(&client, &server, &pair, "n1").assert_error(403, "E007001");
+    // Users and encryption counts are not session keys: they stay.
+    assert_eq!(cluster.keys_matching("sa:user:*").len(), 2);
+    assert!(server.stop().success());
+}
