@@ -344,3 +344,110 @@ fn no_key_of_an_ended_or_expired_session_stays_in_redis() {
     assert_eq!(cluster.keys_matching("sa:user:*").len(), 2);
     assert!(server.stop().success());
 }
+
+#[test]
+fn resharding_under_traffic_loses_no_request_and_no_write() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cluster = RedisCluster::start(&tmp.path().join("cluster"));
+    let data = data_dir_on(tmp.path(), &cluster.url(), "");
+    let server = Server::start(&data, &tmp.path().join("server.log"), &[]);
+    let client = client();
+    let admin = login(&client, &server, "admin", ADMIN_PASSWORD);
+    // Sessions spread over the slots of every master.
+    let targets: Vec<String> = (0..12)
+        .map(|_| login(&client, &server, "alice", ALICE_PASSWORD))
+        .collect();
+    let node_id = |index: usize| -> String {
+        let mut con = cluster.nodes()[index].connection();
+        ::redis::cmd("CLUSTER").arg("MYID").query(&mut con).unwrap()
+    };
+    let (from, to) = (node_id(0), node_id(1));
+    let first = cluster.nodes()[0].port().to_string();
+
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (written, failures) = std::thread::scope(|scope| {
+        let writers: Vec<_> = targets
+            .iter()
+            .map(|target| {
+                let (stop, client, server, admin) = (&stop, &client, &server, &admin);
+                scope.spawn(move || {
+                    let pair = Pair { admin, target };
+                    let (mut written, mut failures) = (Vec::new(), Vec::new());
+                    let mut i = 0;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let name = format!("n{i}");
+                        let body = on(&pair, json!({"name": name, "value": format!("v{i}")}));
+                        let answer = send_json(client, "POST", &server.url(ATTR), &body);
+                        if answer.status == 200 {
+                            written.push(name);
+                        } else {
+                            failures.push(format!("{} {:?}", answer.status, answer.body));
+                        }
+                        i += 1;
+                    }
+                    (target.clone(), written, failures)
+                })
+            })
+            .collect();
+        // Move 4 000 slots (and their keys) from the first master to the
+        // second while the writers run: the client follows ASK and MOVED.
+        std::thread::sleep(Duration::from_millis(500));
+        let reshard = std::process::Command::new("redis-cli")
+            .args(["--cluster", "reshard", &format!("127.0.0.1:{first}")])
+            .args(["--cluster-from", &from, "--cluster-to", &to])
+            .args(["--cluster-slots", "4000", "--cluster-yes"])
+            .args(["--cluster-pipeline", "10"])
+            .output()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            reshard.status.success(),
+            "reshard: {}",
+            String::from_utf8_lossy(&reshard.stderr)
+        );
+        let mut written = Vec::new();
+        let mut failures = Vec::new();
+        for writer in writers {
+            let (target, names, failed) = writer.join().unwrap();
+            written.push((target, names));
+            failures.extend(failed);
+        }
+        (written, failures)
+    });
+    if !failures.is_empty() {
+        let log = read_to_string(&server.log);
+        let errors: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("ERROR") || l.contains("panicked") || l.contains(".rs:"))
+            .take(30)
+            .collect();
+        panic!(
+            "{} failures: {:?}\n{}",
+            failures.len(),
+            &failures[..failures.len().min(3)],
+            errors.join("\n")
+        );
+    }
+    let mut total = 0;
+    for (target, names) in &written {
+        let pair = Pair {
+            admin: &admin,
+            target,
+        };
+        let listed = send_json(
+            &client,
+            "GET",
+            &server.url("/zato/sso/session/attr/names"),
+            &on(&pair, json!({})),
+        );
+        listed.assert_ok();
+        let mut expected = names.clone();
+        expected.sort();
+        assert_eq!(listed.body["result"], json!(expected));
+        total += names.len();
+    }
+    eprintln!("resharding: {total} creates during the move of 4000 slots, 0 failed");
+    assert!(total > 100, "only {total} writes ran during the resharding");
+    assert!(server.stop().success());
+}

@@ -233,9 +233,11 @@ impl Manager {
             let mut builder = ClusterClientBuilder::new(target.nodes.clone())
                 .connection_timeout(options.timeout)
                 .response_timeout(options.timeout)
-                .retries(2)
-                .min_retry_wait(10)
-                .max_retry_wait(200);
+                // MOVED / ASK / TRYAGAIN while slots move are retried;
+                // a dead node is given up on within about a second.
+                .retries(8)
+                .min_retry_wait(5)
+                .max_retry_wait(100);
             if let Some(password) = &options.password {
                 builder = builder.password(password);
             }

@@ -19,7 +19,7 @@
 
 mod connect;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{RedisResult, Value};
@@ -241,8 +241,36 @@ impl Store for RedisStore {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        // MGET; the cluster client splits it by slot and keeps the order.
-        self.with(|link| redis::cmd("MGET").arg(keys).query(link.as_dyn()))
+        self.with(|link| match link {
+            Link::Single(con) => redis::cmd("MGET").arg(keys).query(con),
+            // One MGET per hash tag, each on one slot: the client follows
+            // MOVED / ASK for those (its own split of a multi-slot MGET
+            // fails while slots move).
+            Link::Cluster(con) => {
+                let mut by_tag: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+                for (index, key) in keys.iter().enumerate() {
+                    by_tag.entry(layout::hash_tag(key)).or_default().push(index);
+                }
+                let mut values = vec![None; keys.len()];
+                for indexes in by_tag.values() {
+                    let mut mget = redis::cmd("MGET");
+                    for &index in indexes {
+                        mget.arg(&keys[index]);
+                    }
+                    let got: Vec<Option<String>> = mget.query(con.as_mut())?;
+                    if got.len() != indexes.len() {
+                        return Err(redis::RedisError::from((
+                            redis::ErrorKind::UnexpectedReturnType,
+                            "MGET answered another number of values",
+                        )));
+                    }
+                    for (&index, value) in indexes.iter().zip(got) {
+                        values[index] = value;
+                    }
+                }
+                Ok(values)
+            }
+        })
     }
 
     fn scan_keys(
