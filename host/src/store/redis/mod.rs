@@ -90,12 +90,23 @@ impl RedisStore {
     }
 
     /// Runs `work` on a pooled connection; a failure drops the connection.
+    /// A panic inside the client is a store failure too (503, nothing
+    /// written), not a crash of the request.
     fn with<T>(&self, work: impl FnOnce(&mut Link) -> RedisResult<T>) -> Result<T, StoreError> {
         let mut pooled = self.pool.get().map_err(backend)?;
-        work(&mut pooled.link).map_err(|err| {
-            pooled.broken = true;
-            backend(err)
-        })
+        let link = &mut pooled.link;
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(link)));
+        match result {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => {
+                pooled.broken = true;
+                Err(backend(err))
+            }
+            Err(_) => {
+                pooled.broken = true;
+                Err(backend("the Redis client panicked"))
+            }
+        }
     }
 
     /// Every key that starts with `prefix`, sorted, from every master.
