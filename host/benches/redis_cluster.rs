@@ -68,7 +68,7 @@ fn main() {
         eprintln!("{hosts} host(s): {results:?}");
         table.push((hosts, results));
     }
-    let text = render(&table);
+    let text = render(&table, measured);
     print!("{text}");
     if !quick {
         let doc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/BENCHMARKS.md");
@@ -114,7 +114,11 @@ fn one_run(hosts: usize, measured: Duration) -> Run {
     }
     let requests: u64 = reports.iter().map(|r| r.requests).sum();
     let weighted = |f: fn(&WrkReport) -> f64| {
-        reports.iter().map(|r| f(r) * r.requests as f64).sum::<f64>() / requests as f64
+        reports
+            .iter()
+            .map(|r| f(r) * r.requests as f64)
+            .sum::<f64>()
+            / requests as f64
     };
     Run {
         requests_per_sec: reports.iter().map(|r| r.requests as f64 / r.seconds).sum(),
@@ -264,7 +268,7 @@ fn median(values: &mut [f64]) -> f64 {
     values[values.len() / 2]
 }
 
-fn render(table: &[(usize, Vec<Run>)]) -> String {
+fn render(table: &[(usize, Vec<Run>)], measured: Duration) -> String {
     let mut out = String::new();
     let date = Command::new("date")
         .args(["-u", "+%Y-%m-%d"])
@@ -277,7 +281,7 @@ fn render(table: &[(usize, Vec<Run>)]) -> String {
          redis-server {}, {CONNECTIONS} connections in total (split evenly over the hosts), \
          {} s after {} s of warm-up, median of {} runs (min–max).\n",
         redis_version(),
-        MEASURED.as_secs(),
+        measured.as_secs(),
         WARM_UP.as_secs(),
         table.first().map_or(0, |(_, runs)| runs.len()),
     );
@@ -328,7 +332,10 @@ fn redis_version() -> String {
 /// Replaces what is between `<!-- NAME:begin -->` and `<!-- NAME:end -->`.
 fn replace_section(doc: &Path, name: &str, text: &str) {
     let current = std::fs::read_to_string(doc).unwrap();
-    let (begin, end) = (format!("<!-- {name}:begin -->"), format!("<!-- {name}:end -->"));
+    let (begin, end) = (
+        format!("<!-- {name}:begin -->"),
+        format!("<!-- {name}:end -->"),
+    );
     let start = current.find(&begin).expect("begin marker") + begin.len();
     let stop = current.find(&end).expect("end marker");
     let next = format!("{}\n{text}{}", &current[..start], &current[stop..]);

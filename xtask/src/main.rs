@@ -6,6 +6,7 @@
 //! wasm-bindgen, which runs in-process through `wasm-bindgen-cli-support`
 //! (pinned to the same version as the `wasm-bindgen` crate in `Cargo.lock`).
 
+mod bench;
 mod build;
 mod test;
 mod tools;
@@ -29,6 +30,10 @@ USAGE:
     cargo xtask size            build, then measure the module (raw, gzip, brotli, and
                                 after binaryen's wasm-opt) and rewrite the table in
                                 docs/BENCHMARKS.md
+    cargo xtask bench [NAME…]   install redis-server and wrk if missing, build, then
+                                run the load benchmarks (all, or those named:
+                                redis-cluster) and rewrite their tables in
+                                docs/BENCHMARKS.md
     cargo xtask help            print this text
 
 ARGUMENTS OF serve:
@@ -51,6 +56,7 @@ enum Command {
     Serve(Vec<String>),
     Test,
     Size,
+    Bench(Vec<String>),
     Help,
 }
 
@@ -64,6 +70,7 @@ fn parse(args: &[String]) -> Result<Command> {
         "test" => Command::Test,
         "size" => Command::Size,
         "help" | "--help" | "-h" => Command::Help,
+        "bench" => return Ok(Command::Bench(rest.to_vec())),
         "serve" => {
             let rest = match rest.split_first() {
                 Some((dashes, tail)) if dashes == "--" => tail,
@@ -86,6 +93,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => build::serve(&args),
         Command::Test => test::test(),
         Command::Size => build::size(),
+        Command::Bench(only) => bench::bench(&only),
         Command::Help => {
             print!("{USAGE}");
             Ok(())

@@ -17,14 +17,16 @@ pub fn test() -> Result<()> {
     // Cheap checks first, so a missing tool fails in seconds, not after a build.
     tools::check_node()?;
     tools::ensure_redis()?;
+    tools::ensure_wrk()?;
     tools::ensure_components(&["rustfmt", "clippy"])?;
 
-    let steps: [Step; 6] = [
+    let steps: [Step; 7] = [
         ("build", crate::build::build),
         ("cargo fmt --check", fmt_check),
         ("clippy (host target)", clippy_host),
         ("clippy (wasm target)", clippy_wasm),
         ("cargo test --release", cargo_test),
+        ("load benchmarks, one short pass", crate::bench::quick_pass),
         ("node tests", node_tests),
     ];
     for (index, (name, step)) in steps.iter().enumerate() {

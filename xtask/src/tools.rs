@@ -182,50 +182,81 @@ pub fn check_node() -> Result<()> {
     }
 }
 
-/// Checks that `redis-server` and `redis-cli` run (the host's Redis store
-/// tests start real servers); if not, installs Debian's `redis-server`
-/// package with apt-get (with sudo when not root), keeping its service off
-/// where the system allows (the tests never use the system's port 6379).
+/// Installs Debian's `redis-server` (redis-server and redis-cli) when
+/// missing: the Redis tests start real servers.
 pub fn ensure_redis() -> Result<()> {
-    let runs =
-        |program: &str| output(Command::new(program).arg("--version")).is_ok_and(|o| o.is_some());
-    if runs("redis-server") && runs("redis-cli") {
-        return Ok(());
+    let installed = ensure_debian_package(
+        "redis-server",
+        &["redis-server", "redis-cli"],
+        "the Redis tests",
+    )?;
+    if installed {
+        // Where the package started its service anyway, stop it (errors
+        // do not matter): the tests never use port 6379.
+        let _ = as_root(&["service", "redis-server", "stop"])?
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
+    Ok(())
+}
+
+/// Installs Debian's `wrk` when missing: the load runs use it.
+pub fn ensure_wrk() -> Result<()> {
+    ensure_debian_package("wrk", &["wrk"], "the load benchmarks").map(|_| ())
+}
+
+/// Installs Debian `package` with apt-get unless every one of `programs`
+/// is on PATH; `needed_by` says who needs it, in errors. Answers whether
+/// it installed the package.
+fn ensure_debian_package(package: &str, programs: &[&str], needed_by: &str) -> Result<bool> {
+    // Found on PATH is enough (`wrk` has no option that exits 0).
+    let found = |program: &&str| {
+        Command::new(program)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
+    };
+    if programs.iter().all(found) {
+        return Ok(false);
+    }
+    progress(&format!(
+        "installing Debian's {package} package with apt-get…"
+    ));
+    run(&mut as_root(&["apt-get", "update"])?)
+        .and_then(|()| run(&mut as_root(&["apt-get", "install", "-y", package])?))
+        .with_context(|| format!("could not install Debian's {package}, which {needed_by} need"))?;
+    if !programs.iter().all(found) {
+        bail!(
+            "{} still missing after installing Debian's {package}",
+            programs.join(" or ")
+        );
+    }
+    Ok(true)
+}
+
+/// `args` as a command run as root: directly when root, else with sudo;
+/// with `DEBIAN_FRONTEND=noninteractive` and `RUNLEVEL=1` (invoke-rc.d then
+/// starts no service, without systemd).
+fn as_root(args: &[&str]) -> Result<Command> {
     let root = output(Command::new("id").arg("-u"))?.is_some_and(|uid| uid.trim() == "0");
     let sudo = !root && output(Command::new("sudo").arg("--version"))?.is_some();
     if !root && !sudo {
         bail!(
-            "the Redis tests need redis-server and redis-cli on PATH; install Debian's \
-             redis-server package (`apt-get install redis-server`) as root"
+            "installing Debian packages needs root or sudo; as root, run `apt-get install {}`",
+            args.last().copied().unwrap_or_default()
         );
     }
-    // `RUNLEVEL=1`: invoke-rc.d starts no service (without systemd).
-    let as_root = |args: &[&str]| {
-        let mut command = Command::new(if sudo { "sudo" } else { "env" });
-        if sudo {
-            command.arg("env");
-        }
-        command
-            .args(["DEBIAN_FRONTEND=noninteractive", "RUNLEVEL=1"])
-            .args(args);
-        command
-    };
-    progress("installing Debian's redis-server package with apt-get…");
-    run(&mut as_root(&["apt-get", "update"]))
-        .and_then(|()| run(&mut as_root(&["apt-get", "install", "-y", "redis-server"])))
-        .context("could not install Debian's redis-server package, which the Redis tests need")?;
-    // Where the package started its service anyway, stop it (errors do not matter).
-    let _ = as_root(&["service", "redis-server", "stop"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    if !(runs("redis-server") && runs("redis-cli")) {
-        bail!(
-            "redis-server or redis-cli still does not run after installing Debian's redis-server"
-        );
+    let mut command = Command::new(if sudo { "sudo" } else { "env" });
+    if sudo {
+        command.arg("env");
     }
-    Ok(())
+    command
+        .args(["DEBIAN_FRONTEND=noninteractive", "RUNLEVEL=1"])
+        .args(args);
+    Ok(command)
 }
 
 /// The major version in `node --version` output such as `v20.20.2`.

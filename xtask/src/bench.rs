@@ -1,0 +1,47 @@
+//! `cargo xtask bench`: the load benchmarks, which rewrite their tables in
+//! docs/BENCHMARKS.md; and their one short pass inside `cargo xtask test`.
+
+use anyhow::{Result, bail};
+
+use crate::tools::{self, cargo, run};
+
+/// The load benchmarks: (name, cargo bench target of the host).
+const CASES: [(&str, &str); 1] = [("redis-cluster", "redis_cluster")];
+
+/// Runs the benchmarks named in `only` (all when empty), after a build.
+pub fn bench(only: &[String]) -> Result<()> {
+    for name in only {
+        if !CASES.iter().any(|(case, _)| case == name) {
+            let known: Vec<&str> = CASES.iter().map(|(case, _)| *case).collect();
+            bail!("no benchmark `{name}`; there are: {}", known.join(", "));
+        }
+    }
+    tools::ensure_redis()?;
+    tools::ensure_wrk()?;
+    crate::build::build()?;
+    for (name, target) in CASES {
+        if only.is_empty() || only.iter().any(|o| o == name) {
+            tools::progress(&format!("bench {name}…"));
+            run(cargo().args([
+                "bench",
+                "--locked",
+                "-p",
+                "sessattr-host",
+                "--bench",
+                target,
+            ]))?;
+        }
+    }
+    Ok(())
+}
+
+/// One short pass of every load benchmark (no figures written), so they
+/// cannot rot: `cargo test --benches` runs them without `--bench`.
+pub fn quick_pass() -> Result<()> {
+    let mut command = cargo();
+    command.args(["test", "--locked", "--release", "-p", "sessattr-host"]);
+    for (_, target) in CASES {
+        command.args(["--bench", target]);
+    }
+    run(&mut command)
+}
