@@ -125,9 +125,12 @@ mod tests {
         assert!(matches!(parse(&args(&["--help"])), Ok(Command::Help)));
         assert!(parse(&args(&["test", "extra"])).is_err());
         assert!(parse(&args(&["bogus"])).is_err());
-        assert_eq!(parse(&args(&["bench"])).unwrap(), Command::Bench(vec![]));
         assert_eq!(
-            parse(&args(&["bench", "redis-cluster"])).unwrap(),
+            parse(&args(&["bench"])).expect("bench"),
+            Command::Bench(vec![])
+        );
+        assert_eq!(
+            parse(&args(&["bench", "redis-cluster"])).expect("bench NAME"),
             Command::Bench(args(&["redis-cluster"]))
         );
     }
