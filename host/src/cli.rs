@@ -135,10 +135,31 @@ pub struct SettingFlags {
     /// is promoted [env: SESSATTR_KEY_ENCRYPTION_LIMIT] [default: 4294967296].
     #[arg(long, value_name = "N")]
     pub key_encryption_limit: Option<String>,
+    /// Milliseconds to wait for Redis to connect, answer or free a pooled
+    /// connection, before a request fails with 503
+    /// [env: SESSATTR_REDIS_TIMEOUT_MS] [default: 2000].
+    #[arg(long, value_name = "MS")]
+    pub redis_timeout_ms: Option<String>,
+    /// Most connections to Redis per process [env: SESSATTR_REDIS_POOL_SIZE]
+    /// [default: 32].
+    #[arg(long, value_name = "N")]
+    pub redis_pool_size: Option<String>,
+    /// PEM file of the CA that signed the Redis server's certificate
+    /// (rediss://) [env: SESSATTR_REDIS_TLS_CA_FILE].
+    #[arg(long, value_name = "FILE")]
+    pub redis_tls_ca_file: Option<String>,
+    /// PEM client certificate for Redis, with --redis-tls-key-file
+    /// [env: SESSATTR_REDIS_TLS_CERT_FILE].
+    #[arg(long, value_name = "FILE")]
+    pub redis_tls_cert_file: Option<String>,
+    /// PEM key of the client certificate [env: SESSATTR_REDIS_TLS_KEY_FILE].
+    #[arg(long, value_name = "FILE")]
+    pub redis_tls_key_file: Option<String>,
 }
 
 impl SettingFlags {
-    /// The flags given, by setting name (see [`crate::settings::NAMES`]).
+    /// The flags given, by setting name (see [`crate::settings::NAMES`]);
+    /// `store` is the global `--store` of [`Cli`], for every command.
     pub fn given(&self) -> Vec<(&'static str, String)> {
         [
             ("listen", &self.listen),
@@ -155,6 +176,11 @@ impl SettingFlags {
             ("argon2.t_cost", &self.argon2_t_cost),
             ("argon2.p_cost", &self.argon2_p_cost),
             ("key_encryption_limit", &self.key_encryption_limit),
+            ("redis.timeout_ms", &self.redis_timeout_ms),
+            ("redis.pool_size", &self.redis_pool_size),
+            ("redis.tls_ca_file", &self.redis_tls_ca_file),
+            ("redis.tls_cert_file", &self.redis_tls_cert_file),
+            ("redis.tls_key_file", &self.redis_tls_key_file),
         ]
         .into_iter()
         .filter_map(|(name, value)| value.clone().map(|v| (name, v)))
@@ -423,11 +449,20 @@ mod tests {
             argv.push(format!("value-of-{name}"));
         }
         let cli = Cli::try_parse_from(&argv).expect("every flag exists");
+        // `--store` is global: given after `serve` too, it is the Cli's.
+        assert_eq!(cli.store.as_deref(), Some("value-of-store"));
         let Command::Serve(args) = cli.command else {
             panic!("not serve")
         };
         let given: Vec<&str> = args.settings.given().iter().map(|(n, _)| *n).collect();
-        assert_eq!(given, crate::settings::NAMES);
+        let serve_names: Vec<&str> = crate::settings::NAMES
+            .into_iter()
+            .filter(|name| *name != "store")
+            .collect();
+        assert_eq!(given, serve_names);
+        let cli = Cli::try_parse_from(["sessattr", "--store", "redb", "user", "list"])
+            .expect("--store before any command");
+        assert_eq!(cli.store.as_deref(), Some("redb"));
         assert!(
             args.settings
                 .given()
@@ -463,7 +498,10 @@ mod tests {
 
     #[test]
     fn help_names_the_environment_variable_of_every_setting() {
-        let help = Cli::command()
+        // Built first, so that global flags (`--store`) reach the subcommands.
+        let mut command = Cli::command();
+        command.build();
+        let help = command
             .find_subcommand_mut("serve")
             .expect("serve")
             .render_long_help()
