@@ -3,6 +3,7 @@
 // operations as async functions, and SessattrError.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 
 import { ABI_VERSION, SessattrError, createHandler, memoryStore } from '../../pkg/src/node.js';
 
@@ -31,9 +32,23 @@ async function setup() {
 const post = (url, body) =>
   new Request(url, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
 
-test('the package speaks the ABI of the module it ships', () => {
-  assert.equal(ABI_VERSION, 3);
+test('the package speaks the ABI of the module it ships', async () => {
+  const bytes = readFileSync(new URL('../../pkg/dist/node/sessattr_wasm_bg.wasm', import.meta.url));
+  const { instance } = await WebAssembly.instantiate(bytes, stubImports(await WebAssembly.compile(bytes)));
+  assert.equal(instance.exports.sessattr_abi_version(), ABI_VERSION);
+  assert.equal(ABI_VERSION, 4);
 });
+
+/** Every import of `module` as a function that throws (the ABI calls none). */
+function stubImports(module) {
+  const imports = {};
+  for (const { module: from, name } of WebAssembly.Module.imports(module)) {
+    (imports[from] ??= {})[name] = () => {
+      throw new Error(`import ${name} called`);
+    };
+  }
+  return imports;
+}
 
 test("fetch answers the seed's create, then E009001, like the host", async () => {
   const { handler, admin, alice } = await setup();
