@@ -18,6 +18,7 @@ pub fn test() -> Result<()> {
     tools::check_node()?;
     tools::ensure_redis()?;
     tools::ensure_wrk()?;
+    tools::ensure_openssl()?;
     tools::ensure_components(&["rustfmt", "clippy"])?;
 
     let steps: [Step; 7] = [

@@ -201,6 +201,12 @@ pub fn ensure_redis() -> Result<()> {
     Ok(())
 }
 
+/// Installs Debian's `openssl` command when missing: the Redis TLS test
+/// makes its certificates with it.
+pub fn ensure_openssl() -> Result<()> {
+    ensure_debian_package("openssl", &["openssl"], "the Redis TLS test").map(|_| ())
+}
+
 /// Installs Debian's `wrk` when missing: the load runs use it.
 pub fn ensure_wrk() -> Result<()> {
     ensure_debian_package("wrk", &["wrk"], "the load benchmarks").map(|_| ())

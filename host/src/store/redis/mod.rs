@@ -62,6 +62,9 @@ impl RedisStore {
     /// Connects to `target` and checks that it answers. Later outages are
     /// per request (503), not fatal.
     pub fn open(target: &RedisTarget, options: &RedisOptions) -> Result<Self, StoreError> {
+        // rediss:// needs a process-wide rustls provider; a second call
+        // (another store in the process) finds it installed, which is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let manager = Manager::new(target, options)?;
         let pool = r2d2::Pool::builder()
             .max_size(options.pool_size)
@@ -543,6 +546,112 @@ mod against_real_servers {
         assert_eq!(
             store.get_many(&["{k}v".into()]).expect("get"),
             [Some("3".into())]
+        );
+    }
+
+    /// A CA, a server certificate for 127.0.0.1 and a client certificate,
+    /// made with the `openssl` command in `dir`.
+    fn certificates(dir: &std::path::Path) {
+        let openssl = |args: &[&str]| {
+            let out = std::process::Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .expect("the openssl command");
+            assert!(out.status.success(), "openssl {args:?}: {out:?}");
+        };
+        std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\n").expect("ext");
+        openssl(
+            &[
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key",
+            ]
+            .into_iter()
+            .chain([
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=sessattr-test-ca",
+            ])
+            .collect::<Vec<_>>(),
+        );
+        for (name, cn) in [("server", "127.0.0.1"), ("client", "sessattr-test")] {
+            let (key, csr, pem) = (
+                format!("{name}.key"),
+                format!("{name}.csr"),
+                format!("{name}.pem"),
+            );
+            let subject = format!("/CN={cn}");
+            openssl(&[
+                "req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj",
+                &subject,
+            ]);
+            openssl(&[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &pem,
+                "-days",
+                "2",
+                "-extfile",
+                "ext.cnf",
+            ]);
+        }
+    }
+
+    #[test]
+    fn tls_with_a_private_ca_and_a_client_certificate() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dir = tmp.path();
+        certificates(dir);
+        let tls_port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
+        let path = |name: &str| dir.join(name).display().to_string();
+        let _server = RedisServer::start_with(
+            &dir.join("redis"),
+            &[
+                "--tls-port",
+                &tls_port.to_string(),
+                "--tls-cert-file",
+                &path("server.pem"),
+                "--tls-key-file",
+                &path("server.key"),
+                "--tls-ca-cert-file",
+                &path("ca.pem"),
+                "--tls-auth-clients",
+                "yes",
+            ],
+        );
+        let target = RedisTarget::parse(&format!("rediss://127.0.0.1:{tls_port}/0"))
+            .expect("url")
+            .expect("valid");
+        let client = Some((dir.join("client.pem"), dir.join("client.key")));
+        let with =
+            |ca: bool, client: Option<(std::path::PathBuf, std::path::PathBuf)>| RedisOptions {
+                tls_ca_file: ca.then(|| dir.join("ca.pem")),
+                tls_client: client,
+                ..options()
+            };
+        // The server's certificate is not signed by a system root.
+        assert!(RedisStore::open(&target, &with(false, client.clone())).is_err());
+        // The server requires a client certificate.
+        assert!(RedisStore::open(&target, &with(true, None)).is_err());
+        let store = RedisStore::open(&target, &with(true, client)).expect("tls");
+        let set = contract::set(vec![contract::put("k", "v", None, Expect::Absent)]);
+        assert_eq!(store.apply(&set).expect("apply"), ApplyOutcome::Applied);
+        assert_eq!(
+            store.get_many(&["k".into()]).expect("get"),
+            [Some("v".into())]
         );
     }
 
