@@ -451,3 +451,131 @@ fn resharding_under_traffic_loses_no_request_and_no_write() {
     assert!(total > 100, "only {total} writes ran during the resharding");
     assert!(server.stop().success());
 }
+
+#[test]
+fn a_dead_cluster_master_fails_only_its_slots_quickly_and_comes_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cluster = RedisCluster::start_with(
+        &tmp.path().join("cluster"),
+        &["--appendonly", "yes", "--appendfsync", "always"],
+    );
+    let data = data_dir_on(tmp.path(), &cluster.url(), "[redis]\ntimeout_ms = 500\n");
+    let server = Server::start(&data, &tmp.path().join("server.log"), &[]);
+    let client = client();
+    // The master to kill holds neither user record nor the admin's
+    // session, so that the sessions on the other masters can go on.
+    let sid = |ust: &str| sessattr_core::ust::session_id(ust);
+    let users = [
+        port_of_key(&cluster, "sa:user:admin"),
+        port_of_key(&cluster, "sa:user:alice"),
+    ];
+    let victim = (0..3)
+        .find(|&i| !users.contains(&cluster.nodes()[i].port()))
+        .expect("two user records cover at most two masters");
+    let dead = cluster.nodes()[victim].port();
+    let admin = loop {
+        let admin = login(&client, &server, "admin", ADMIN_PASSWORD);
+        if port_of_key(&cluster, &format!("sa:s:{{{}}}", sid(&admin))) != dead {
+            break admin;
+        }
+    };
+    let targets: Vec<String> = (0..24)
+        .map(|_| login(&client, &server, "alice", ALICE_PASSWORD))
+        .collect();
+    let create = |target: &str, name: &str| {
+        let pair = Pair {
+            admin: &admin,
+            target,
+        };
+        let body = on(&pair, json!({"name": name, "value": "v"}));
+        let started = Instant::now();
+        let answer = send_json(&client, "POST", &server.url(ATTR), &body);
+        (answer, started.elapsed())
+    };
+    for target in &targets {
+        create(target, "before").0.assert_ok();
+    }
+    // A create works iff the target session's slot is on a live master.
+    let expected: Vec<bool> = targets
+        .iter()
+        .map(|t| port_of_key(&cluster, &format!("sa:s:{{{}}}", sid(t))) != dead)
+        .collect();
+    cluster.node_mut(victim).kill();
+    let mut answered = Vec::new();
+    let mut slowest = Duration::ZERO;
+    for target in &targets {
+        let (answer, took) = create(target, "during");
+        assert!(took < Duration::from_secs(8), "answered after {took:?}");
+        slowest = slowest.max(took);
+        if answer.status != 200 {
+            answer.assert_error(503, "E008004");
+        }
+        answered.push(answer.status == 200);
+    }
+    eprintln!(
+        "one master of 3 down: {} of {} creates ok, as predicted from the key slots; \
+         slowest answer {slowest:?}",
+        answered.iter().filter(|ok| **ok).count(),
+        answered.len()
+    );
+    assert_eq!(
+        answered, expected,
+        "which creates work with one master down"
+    );
+    cluster.node_mut(victim).restart();
+    let started = Instant::now();
+    for target in &targets {
+        loop {
+            let (answer, _) = create(target, "after");
+            if answer.status == 200 {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "not back: {:?}",
+                answer.body
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    // Nothing acknowledged before the outage was lost (AOF, fsync always).
+    for target in &targets {
+        let pair = Pair {
+            admin: &admin,
+            target,
+        };
+        let got = get_value(&client, &server, &pair, "before");
+        assert_eq!(got.body["found"], true, "{:?}", got.body);
+    }
+    assert!(server.stop().success());
+}
+
+/// The port of the master that holds `key`'s slot.
+fn port_of_key(cluster: &RedisCluster, key: &str) -> u16 {
+    let mut con = cluster.connection();
+    let slot: i64 = ::redis::cmd("CLUSTER")
+        .arg("KEYSLOT")
+        .arg(key)
+        .query(&mut con)
+        .unwrap();
+    let ranges: Vec<::redis::Value> = ::redis::cmd("CLUSTER")
+        .arg("SLOTS")
+        .query(&mut con)
+        .unwrap();
+    let number = |v: &::redis::Value| match v {
+        ::redis::Value::Int(n) => *n,
+        other => panic!("not a number: {other:?}"),
+    };
+    for range in ranges {
+        let ::redis::Value::Array(fields) = range else {
+            continue;
+        };
+        if (number(&fields[0])..=number(&fields[1])).contains(&slot) {
+            let ::redis::Value::Array(master) = &fields[2] else {
+                panic!("no master")
+            };
+            return u16::try_from(number(&master[1])).unwrap();
+        }
+    }
+    panic!("slot {slot} of {key} has no master")
+}
