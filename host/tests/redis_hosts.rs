@@ -136,7 +136,13 @@ fn two_hosts_on_one_cluster_share_sessions_races_and_keys() {
         got.body
     );
 
-    // A key promoted in the shared key file: both hosts seal with it.
+    // A key promoted in the shared key file: both hosts seal with it, and
+    // `keys rotate` moves what the old key sealed.
+    let old_secret = on(
+        &pair,
+        json!({"name": "old-secret", "value": "s3", "encrypt": true}),
+    );
+    send_json(&client, "POST", &a.url(ATTR), &old_secret).assert_ok();
     let cli_log = tmp.path().join("cli.log");
     let generated = run_cli(&data, &cli_log, &["keys", "generate"], "");
     assert!(generated.status.success(), "{generated:?}");
@@ -166,6 +172,18 @@ fn two_hosts_on_one_cluster_share_sessions_races_and_keys() {
     assert_eq!(on_new["values"], 2, "{status}");
     // Each host counted its own encryptions of the new key in Redis.
     assert!(on_new["encryptions"].as_u64().unwrap() >= 2, "{status}");
+    let rotated = run_cli(&data, &cli_log, &["keys", "rotate"], "");
+    assert!(rotated.status.success(), "{rotated:?}");
+    let status = run_cli(&data, &cli_log, &["keys", "status", "--json"], "");
+    let status: Value = serde_json::from_slice(&status.stdout).expect("status JSON");
+    for key in status["keys"].as_array().unwrap() {
+        let expected = if key["id"] == new_key.as_str() { 3 } else { 0 };
+        assert_eq!(key["values"], expected, "{status}");
+    }
+    for server in [&a, &b] {
+        let got = get_value(&client, server, &pair, "old-secret");
+        assert_eq!(got.body["value"], "s3", "{:?}", got.body);
+    }
     assert!(a.stop().success());
     assert!(b.stop().success());
 }
