@@ -446,6 +446,22 @@ mod tests {
         assert_eq!(outcome.response.status, 403);
     }
 
+    /// The step output of a 200 decision writing `ops`.
+    fn done(ops: Vec<WriteOp>, run_again: bool) -> Vec<u8> {
+        let output = StepOutput::Done(Decision {
+            response: HttpResponse {
+                status: 200,
+                headers: vec![],
+                body: "{}".into(),
+            },
+            writes: WriteSet { ops },
+            log: LogFields::default(),
+            encryptions: 0,
+            run_again,
+        });
+        serde_json::to_vec(&output).expect("encode")
+    }
+
     /// A module that writes key `runN` on its N-th decision and asks to be
     /// run again the first `again` times.
     struct RunsAgain {
@@ -456,27 +472,15 @@ mod tests {
     impl Step for RunsAgain {
         fn step(&mut self, _input: &[u8]) -> Result<Vec<u8>, Error> {
             self.decisions += 1;
-            let output = StepOutput::Done(Decision {
-                response: HttpResponse {
-                    status: 200,
-                    headers: vec![],
-                    body: "{}".into(),
+            let put = WriteOp {
+                key: format!("run{}", self.decisions),
+                action: WriteAction::Put {
+                    value: "v".into(),
+                    expires_at: None,
                 },
-                writes: WriteSet {
-                    ops: vec![WriteOp {
-                        key: format!("run{}", self.decisions),
-                        action: WriteAction::Put {
-                            value: "v".into(),
-                            expires_at: None,
-                        },
-                        expect: Expect::Absent,
-                    }],
-                },
-                log: LogFields::default(),
-                encryptions: 0,
-                run_again: self.decisions <= self.again,
-            });
-            Ok(serde_json::to_vec(&output).expect("encode"))
+                expect: Expect::Absent,
+            };
+            Ok(done(vec![put], self.decisions <= self.again))
         }
     }
 
@@ -511,24 +515,12 @@ mod tests {
 
     impl Step for AlwaysLoses {
         fn step(&mut self, _input: &[u8]) -> Result<Vec<u8>, Error> {
-            let output = StepOutput::Done(Decision {
-                response: HttpResponse {
-                    status: 200,
-                    headers: vec![],
-                    body: "{}".into(),
-                },
-                writes: WriteSet {
-                    ops: vec![WriteOp {
-                        key: "taken".into(),
-                        action: WriteAction::Delete,
-                        expect: Expect::Absent,
-                    }],
-                },
-                log: LogFields::default(),
-                encryptions: 0,
-                run_again: false,
-            });
-            Ok(serde_json::to_vec(&output).expect("encode"))
+            let delete = WriteOp {
+                key: "taken".into(),
+                action: WriteAction::Delete,
+                expect: Expect::Absent,
+            };
+            Ok(done(vec![delete], false))
         }
     }
 
