@@ -597,3 +597,86 @@ fn port_of_key(cluster: &RedisCluster, key: &str) -> u16 {
     }
     panic!("slot {slot} of {key} has no master")
 }
+
+#[test]
+fn records_move_from_redb_to_a_cluster_all_or_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cli_log = tmp.path().join("cli.log");
+    // Records made on redb: users, two sessions, a plain and a sealed value.
+    let redb = tmp.path().join("redb");
+    add_user(&redb, &cli_log, "admin", ADMIN_PASSWORD, true);
+    add_user(&redb, &cli_log, "alice", ALICE_PASSWORD, false);
+    let server = Server::start(&redb, &tmp.path().join("redb.log"), &[]);
+    let client = client();
+    let admin = login(&client, &server, "admin", ADMIN_PASSWORD);
+    let alice = login(&client, &server, "alice", ALICE_PASSWORD);
+    let pair = Pair {
+        admin: &admin,
+        target: &alice,
+    };
+    let items = json!({"data": [
+        {"name": "plain", "value": "p-1"},
+        {"name": "sealed", "value": "s-1", "encrypt": true},
+    ]});
+    send_json(&client, "POST", &server.url(ATTR), &on(&pair, items)).assert_ok();
+    assert!(server.stop().success());
+    let dump = tmp.path().join("dump.json");
+    let exported = run_cli(
+        &redb,
+        &cli_log,
+        &["store", "export", "--output", dump.to_str().unwrap()],
+        "",
+    );
+    assert!(exported.status.success(), "{exported:?}");
+
+    // Into a cluster that already holds one of the keys: refused, and none
+    // of the other records stays behind (each hash tag was a write set).
+    let cluster = RedisCluster::start(&tmp.path().join("cluster"));
+    let target = tmp.path().join("target");
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::copy(redb.join("keys.json"), target.join("keys.json")).unwrap();
+    let store_flag = ["--store", &cluster.url()];
+    let import = |args: &[&str]| run_cli(&target, &cli_log, args, "");
+    let mut con = cluster.connection();
+    ::redis::cmd("SET")
+        .arg("sa:user:alice")
+        .arg("held")
+        .query::<()>(&mut con)
+        .unwrap();
+    let refused = import(
+        &[
+            &store_flag[..],
+            &["store", "import", dump.to_str().unwrap()],
+        ]
+        .concat(),
+    );
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("1 of"), "{stderr}");
+    assert_eq!(cluster.keys_matching("sa:*"), ["sa:user:alice"]);
+
+    // Into an empty cluster: everything, and a host there serves it.
+    ::redis::cmd("DEL")
+        .arg("sa:user:alice")
+        .query::<()>(&mut con)
+        .unwrap();
+    let imported = import(
+        &[
+            &store_flag[..],
+            &["store", "import", dump.to_str().unwrap()],
+        ]
+        .concat(),
+    );
+    assert!(imported.status.success(), "{imported:?}");
+    std::fs::write(
+        target.join("sessattr.toml"),
+        format!("store = \"{}\"\n", cluster.url()),
+    )
+    .unwrap();
+    let server = Server::start(&target, &tmp.path().join("target.log"), &[]);
+    for (name, value) in [("plain", "p-1"), ("sealed", "s-1")] {
+        let got = get_value(&client, &server, &pair, name);
+        assert_eq!(got.body["value"], value, "{:?}", got.body);
+    }
+    assert!(server.stop().success());
+}
