@@ -504,13 +504,23 @@ mod against_real_servers {
         assert!(started.elapsed() >= Duration::from_millis(150));
         assert_eq!(server.keys_matching("*"), ["{s}never"]);
 
+        // A Redis that lost its scripts (restart, SCRIPT FLUSH, failover)
+        // answers NOSCRIPT: the script is loaded again and applied.
+        redis::cmd("SCRIPT")
+            .arg("FLUSH")
+            .query::<()>(&mut server.connection())
+            .expect("flush");
+        let again = contract::set(vec![contract::put("{s}again", "4", None, Expect::Absent)]);
+        assert_eq!(store.apply(&again).expect("apply"), ApplyOutcome::Applied);
+        assert_eq!(server.keys_matching("*"), ["{s}again", "{s}never"]);
+
         let two_tags = contract::set(vec![
             contract::put("{a}x", "1", None, Expect::Any),
             contract::put("{b}x", "1", None, Expect::Any),
         ]);
         let err = store.apply(&two_tags).expect_err("two tags");
         assert!(err.to_string().contains("hash tags"), "{err}");
-        assert_eq!(server.keys_matching("*"), ["{s}never"]);
+        assert_eq!(server.keys_matching("*"), ["{s}again", "{s}never"]);
     }
 
     #[test]
