@@ -137,7 +137,7 @@ pub struct SettingFlags {
     pub key_encryption_limit: Option<String>,
     /// Milliseconds to wait for Redis to connect, answer or free a pooled
     /// connection, before a request fails with 503
-    /// [env: SESSATTR_REDIS_TIMEOUT_MS] [default: 2000].
+    /// [env: SESSATTR_REDIS_TIMEOUT_MS] [default: 1000].
     #[arg(long, value_name = "MS")]
     pub redis_timeout_ms: Option<String>,
     /// Most connections to Redis per process [env: SESSATTR_REDIS_POOL_SIZE]

@@ -39,7 +39,8 @@ pub const EXPORT_MEMORY: &str = "memory";
 pub struct GuestLimits {
     /// Largest linear memory of an instance, in bytes.
     pub memory_bytes: usize,
-    /// Longest run of one operation (all its steps) before it is interrupted.
+    /// Longest run of one step of the guest before it is interrupted (the
+    /// host's waits on the store between steps do not count).
     pub time_limit: Duration,
     /// Most instances alive at once (the pool's size).
     pub max_instances: u32,
@@ -156,7 +157,8 @@ impl Runtime {
         let mut store = Store::new(&self.engine, GuestState { limits });
         store.limiter(|state| &mut state.limits);
         let ticks = self.limits.time_limit.as_millis() / EPOCH_TICK.as_millis().max(1);
-        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).max(1));
+        let step_ticks = u64::try_from(ticks).unwrap_or(u64::MAX).max(1);
+        store.set_epoch_deadline(step_ticks);
         store.epoch_deadline_trap();
         let instance = self.pre.instantiate(&mut store).map_err(guest_error)?;
         let missing = |export: &'static str| Error::MissingExport {
@@ -185,6 +187,7 @@ impl Runtime {
             alloc,
             free,
             step,
+            step_ticks,
         })
     }
 
@@ -304,6 +307,9 @@ pub struct Instance {
     alloc: TypedFunc<i32, i32>,
     free: TypedFunc<(i32, i32), ()>,
     step: TypedFunc<(i32, i32), i64>,
+    /// Epoch ticks each step may run: the time limit counts the guest's
+    /// own work only, not the host's waits on the store between steps.
+    step_ticks: u64,
 }
 
 impl Instance {
@@ -361,6 +367,9 @@ impl Instance {
 
 impl Step for Instance {
     fn step(&mut self, input: &[u8]) -> Result<Vec<u8>, Error> {
+        // A fresh deadline per step: a slow store between two steps (Redis
+        // timing out, a lost race's back-off) is not the guest's time.
+        self.store.set_epoch_deadline(self.step_ticks);
         self.call_step(input)
     }
 }

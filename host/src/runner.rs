@@ -623,6 +623,70 @@ mod tests {
         assert!(matches!(outcome.failure, Some(HostFailure::Store(_))));
     }
 
+    /// A store that answers every read after `delay`.
+    struct Slow {
+        inner: MemoryStore,
+        delay: std::time::Duration,
+    }
+
+    impl Store for Slow {
+        fn get_many(
+            &self,
+            keys: &[String],
+        ) -> Result<Vec<Option<String>>, crate::store::StoreError> {
+            std::thread::sleep(self.delay);
+            self.inner.get_many(keys)
+        }
+        fn scan_records(
+            &self,
+            prefix: &str,
+        ) -> Result<Vec<crate::store::StoredRecord>, crate::store::StoreError> {
+            std::thread::sleep(self.delay);
+            self.inner.scan_records(prefix)
+        }
+        fn scan_keys(
+            &self,
+            prefix: &str,
+            after: Option<&str>,
+            limit: usize,
+        ) -> Result<Vec<String>, crate::store::StoreError> {
+            self.inner.scan_keys(prefix, after, limit)
+        }
+        fn apply(&self, writes: &WriteSet) -> Result<ApplyOutcome, crate::store::StoreError> {
+            self.inner.apply(writes)
+        }
+        fn purge_expired(&self, now: i64, limit: usize) -> Result<usize, crate::store::StoreError> {
+            self.inner.purge_expired(now, limit)
+        }
+    }
+
+    #[test]
+    fn the_guest_time_limit_counts_the_guest_not_a_slow_store() {
+        // The real module, allowed 300 ms per step, over a store that takes
+        // 400 ms per read: the operation is slow, not interrupted.
+        let limits = crate::engine::GuestLimits {
+            time_limit: std::time::Duration::from_millis(300),
+            ..crate::engine::GuestLimits::default()
+        };
+        let source = crate::module_source::ModuleSource::builtin().expect("built-in module");
+        let runtime = crate::engine::Runtime::load(&source, limits).expect("module");
+        let store = Slow {
+            inner: MemoryStore::new(),
+            delay: std::time::Duration::from_millis(400),
+        };
+        let ctx = Context {
+            store: &store,
+            config: &Config::default(),
+            clock: &Clock::system(),
+            locks: &RetryLocks::new(),
+            budget: None,
+        };
+        let op = Operation::UserList(sessattr_core::protocol::UserList {});
+        let outcome = run(&mut runtime.instantiate().expect("instance"), &ctx, &op);
+        assert!(outcome.failure.is_none(), "{:?}", outcome.failure);
+        assert_eq!(outcome.response.status, 200);
+    }
+
     /// A module that increments the number stored at `sa:n:{s}`, with the
     /// number read as its precondition (like a set of one attribute).
     struct Increment;

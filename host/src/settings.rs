@@ -87,7 +87,7 @@ pub struct RedisSettings {
 impl Default for RedisSettings {
     fn default() -> Self {
         Self {
-            timeout_ms: 2_000,
+            timeout_ms: 1_000,
             pool_size: 32,
             tls_ca_file: None,
             tls_cert_file: None,
@@ -272,7 +272,7 @@ impl Settings {
             })?;
             let parsed: FileSettings = toml::from_str(&text).map_err(|err| Error::Config {
                 what: format!("{} is not a valid config file", path.display()),
-                reason: crate::error::one_line(&err.to_string()),
+                reason: toml_reason(&err, &text),
             })?;
             if parsed.apps.iter().flatten().any(|app| app.contains(',')) {
                 return Err(Error::Config {
@@ -529,6 +529,46 @@ impl Settings {
     }
 }
 
+/// A TOML error without the file's text: the parser's message with every
+/// quoted value elided (the `store` URL may hold a password), and where.
+fn toml_reason(err: &toml::de::Error, text: &str) -> String {
+    let mut message = String::new();
+    let mut quoted = false;
+    for c in crate::error::one_line(err.message()).chars() {
+        if c == '"' {
+            if !quoted {
+                message.push_str("\"…\"");
+            }
+            quoted = !quoted;
+        } else if !quoted {
+            message.push(c);
+        }
+    }
+    match err.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+            let column = before.len() - line_start + 1;
+            // The setting's name, when the line starts with one.
+            let key = text[line_start..]
+                .split('=')
+                .next()
+                .map(str::trim)
+                .filter(|k| {
+                    !k.is_empty()
+                        && k.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+                });
+            match key {
+                Some(key) => format!("{message} at `{key}` (line {line}, column {column})"),
+                None => format!("{message} (line {line}, column {column})"),
+            }
+        }
+        None => message,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -591,6 +631,21 @@ mod tests {
     fn bad_values_and_unknown_keys_are_refused_with_their_source() {
         let tmp = tempfile::tempdir().expect("tmp");
         let file = tmp.path().join("c.toml");
+        // A broken file never shows its text: a password in it stays there.
+        for text in [
+            "store = \"redis://u:TOMLs3cret@h:1/0\" x\n",
+            "store = redis://u:TOMLs3cret@h:1/0\n",
+            "store = \"redis://u:TOMLs3cret@h:1/0\"\nstore = \"redb\"\n",
+            "session_lifetime = \"redis://u:TOMLs3cret@h:1/0\"\n",
+        ] {
+            std::fs::write(&file, text).expect("write");
+            let err = Settings::load(tmp.path(), Some(&file), &[]).expect_err(text);
+            let shown = err.to_string();
+            assert!(
+                !shown.contains("TOMLs3cret") && shown.contains("line"),
+                "{shown}"
+            );
+        }
         std::fs::write(&file, "sesion_lifetime = 5\n").expect("write");
         let err = Settings::load(tmp.path(), Some(&file), &[]).expect_err("typo");
         assert!(err.to_string().contains("not a valid config file"), "{err}");

@@ -473,9 +473,19 @@ fn resharding_under_traffic_loses_no_request_and_no_write() {
 #[test]
 fn a_dead_cluster_master_fails_only_its_slots_quickly_and_comes_back() {
     let tmp = tempfile::tempdir().unwrap();
+    // A node timeout longer than the test: the cluster never declares the
+    // master failed (then, without replicas, it would refuse every slot:
+    // CLUSTERDOWN, see docs/deploy.md).
     let mut cluster = RedisCluster::start_with(
         &tmp.path().join("cluster"),
-        &["--appendonly", "yes", "--appendfsync", "always"],
+        &[
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--cluster-node-timeout",
+            "60000",
+        ],
     );
     let data = data_dir_on(tmp.path(), &cluster.url(), "[redis]\ntimeout_ms = 500\n");
     let server = Server::start(&data, &tmp.path().join("server.log"), &[]);
@@ -555,6 +565,33 @@ fn a_dead_cluster_master_fails_only_its_slots_quickly_and_comes_back() {
             );
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+    // Frozen (SIGSTOP) rather than dead: its slots time out instead of
+    // refusing, still within a few timeouts, never a 500; the rest go on.
+    signal(cluster.nodes()[victim].pid(), "-STOP");
+    let mut answered = Vec::new();
+    let mut slowest = Duration::ZERO;
+    for target in &targets {
+        let (answer, took) = create(target, "frozen");
+        if answer.status != 200 {
+            answer.assert_error(503, "E008004");
+        }
+        slowest = slowest.max(took);
+        answered.push(answer.status == 200);
+    }
+    signal(cluster.nodes()[victim].pid(), "-CONT");
+    eprintln!("one master of 3 frozen: slowest answer {slowest:?}");
+    assert!(
+        slowest < Duration::from_secs(4),
+        "answered after {slowest:?}"
+    );
+    if answered != expected {
+        let log = read_to_string(&server.log);
+        let errors: Vec<&str> = log.lines().filter(|l| l.contains("ERROR")).collect();
+        panic!(
+            "frozen: {answered:?} != {expected:?}\n{}",
+            errors.join("\n")
+        );
     }
     // Nothing acknowledged before the outage was lost (AOF, fsync always).
     for target in &targets {

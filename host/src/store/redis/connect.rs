@@ -170,7 +170,7 @@ impl std::fmt::Debug for RedisOptions {
 impl Default for RedisOptions {
     fn default() -> Self {
         Self {
-            timeout: Duration::from_secs(2),
+            timeout: Duration::from_secs(1),
             pool_size: 32,
             tls_ca_file: None,
             tls_client: None,
@@ -233,11 +233,12 @@ impl Manager {
             let mut builder = ClusterClientBuilder::new(target.nodes.clone())
                 .connection_timeout(options.timeout)
                 .response_timeout(options.timeout)
-                // MOVED / ASK / TRYAGAIN while slots move are retried;
-                // a dead node is given up on within about a second.
-                .retries(8)
-                .min_retry_wait(5)
-                .max_retry_wait(100);
+                // No retry inside the client: after a timeout it would send
+                // the command again on the same socket, where the late answer
+                // to the first one may still arrive and be read as the
+                // answer to the next command. [`super::RedisStore`] retries
+                // MOVED / ASK / TRYAGAIN itself, on a fresh connection.
+                .retries(0);
             if let Some(password) = &options.password {
                 builder = builder.password(password);
             }

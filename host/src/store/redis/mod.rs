@@ -33,6 +33,9 @@ pub use connect::{PASSWORD_ENV, RedisOptions, RedisTarget};
 /// Keys asked for per `SCAN` call, and records read per pipeline.
 const BATCH: usize = 1_000;
 
+/// Most times a command is sent again after a cluster's "not here now".
+const RETRY_ROUNDS: u32 = 10;
+
 /// The script that applies a write set.
 const APPLY_SCRIPT: &str = include_str!("apply.lua");
 
@@ -41,6 +44,8 @@ pub struct RedisStore {
     pool: r2d2::Pool<Manager>,
     apply: redis::Script,
     target: RedisTarget,
+    /// `redis.timeout_ms`: also the most time spent retrying.
+    timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -69,7 +74,11 @@ impl RedisStore {
         let pool = r2d2::Pool::builder()
             .max_size(options.pool_size)
             .min_idle(Some(0))
-            .connection_timeout(options.timeout)
+            // Making a cluster connection asks every master: one frozen
+            // master costs a timeout, so waiting for a fresh connection may
+            // take a few (the requests of the other masters' slots then
+            // still get through, later).
+            .connection_timeout(options.timeout.saturating_mul(5))
             .test_on_check_out(false)
             .error_handler(Box::new(r2d2::NopErrorHandler))
             .build_unchecked(manager);
@@ -77,6 +86,7 @@ impl RedisStore {
             pool,
             apply: redis::Script::new(APPLY_SCRIPT),
             target: target.clone(),
+            timeout: options.timeout,
         };
         store
             .with(|link| redis::cmd("PING").query::<()>(link.as_dyn()))
@@ -92,22 +102,45 @@ impl RedisStore {
         self.target.redacted()
     }
 
-    /// Runs `work` on a pooled connection; a failure drops the connection.
-    /// A panic inside the client is a store failure too (503, nothing
-    /// written), not a crash of the request.
-    fn with<T>(&self, work: impl FnOnce(&mut Link) -> RedisResult<T>) -> Result<T, StoreError> {
-        let mut pooled = self.pool.get().map_err(backend)?;
-        let link = &mut pooled.link;
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(link)));
-        match result {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) => {
-                pooled.broken = true;
-                Err(backend(err))
-            }
-            Err(_) => {
-                pooled.broken = true;
-                Err(backend("the Redis client panicked"))
+    /// Runs `work` on a pooled connection.
+    ///
+    /// * A cluster's "not here now" answers (MOVED, ASK, TRYAGAIN,
+    ///   CLUSTERDOWN while slots move) mean the command did not run: `work`
+    ///   runs again on a fresh connection, a few ms later, for at most
+    ///   [`RETRY_ROUNDS`] rounds and one timeout's time.
+    /// * Any other failure drops the connection and is never retried: after
+    ///   a timeout the command may still have run.
+    /// * A panic inside the client is a store failure too (503, nothing
+    ///   written), not a crash of the request.
+    fn with<T>(&self, work: impl Fn(&mut Link) -> RedisResult<T>) -> Result<T, StoreError> {
+        let started = std::time::Instant::now();
+        let mut round = 0;
+        loop {
+            let mut pooled = self.pool.get().map_err(backend)?;
+            let link = &mut pooled.link;
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(link)));
+            match result {
+                Ok(Ok(value)) => return Ok(value),
+                Ok(Err(err))
+                    if err.is_cluster_error()
+                        && round < RETRY_ROUNDS
+                        && started.elapsed() < self.timeout =>
+                {
+                    // The command did not run. A new connection reads the
+                    // slot map afresh (after MOVED; ASK and TRYAGAIN pass
+                    // once the slot's keys have moved).
+                    pooled.broken = true;
+                    round += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(2 << round.min(5)));
+                }
+                Ok(Err(err)) => {
+                    pooled.broken = true;
+                    return Err(backend(err));
+                }
+                Err(_) => {
+                    pooled.broken = true;
+                    return Err(backend("the Redis client panicked"));
+                }
             }
         }
     }
@@ -225,19 +258,19 @@ fn masters(con: &mut redis::cluster::ClusterConnection) -> RedisResult<BTreeSet<
 }
 
 /// The answers to `cmds`, sent as one pipeline (split by node on a cluster).
-fn pipeline(link: &mut Link, cmds: Vec<redis::Cmd>) -> RedisResult<Vec<Value>> {
+fn pipeline(link: &mut Link, cmds: &[redis::Cmd]) -> RedisResult<Vec<Value>> {
     match link {
         Link::Single(con) => {
             let mut pipe = redis::pipe();
             for cmd in cmds {
-                pipe.add_command(cmd);
+                pipe.add_command(cmd.clone());
             }
             pipe.query(con)
         }
         Link::Cluster(con) => {
             let mut pipe = redis::cluster::cluster_pipe();
             for cmd in cmds {
-                pipe.add_command(cmd);
+                pipe.add_command(cmd.clone());
             }
             pipe.query(con.as_mut())
         }
@@ -307,7 +340,7 @@ impl Store for RedisStore {
         let keys = self.keys_with_prefix(prefix)?;
         let mut records = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(BATCH) {
-            let cmds = chunk
+            let cmds: Vec<redis::Cmd> = chunk
                 .iter()
                 .flat_map(|key| {
                     let mut get = redis::cmd("GET");
@@ -317,7 +350,7 @@ impl Store for RedisStore {
                     [get, expiry]
                 })
                 .collect();
-            let answers = self.with(|link| pipeline(link, cmds))?;
+            let answers = self.with(|link| pipeline(link, &cmds))?;
             for (key, pair) in chunk.iter().zip(answers.chunks(2)) {
                 let [value, expiry] = pair else {
                     return Err(backend("a pipeline answer is missing"));
