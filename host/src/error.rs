@@ -162,6 +162,15 @@ pub enum Error {
         /// How many records the import would have written.
         total: usize,
     },
+    /// `store import` into a store of one hash tag per write set (Redis)
+    /// stopped on a store failure part way.
+    #[error("the import stopped on a store failure ({cause}); {remains}")]
+    ImportInterrupted {
+        /// The failure.
+        cause: StoreError,
+        /// Whether what was written could be taken back.
+        remains: &'static str,
+    },
     /// `store export` on a data directory that has no store.
     #[error("no store at {path}: nothing to export")]
     NoStore {

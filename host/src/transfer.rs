@@ -24,7 +24,7 @@ use sessattr_core::protocol::{Expect, WriteAction, WriteOp, WriteSet};
 use sessattr_core::store::layout;
 
 use crate::Error;
-use crate::store::{ApplyOutcome, Store, StoredRecord};
+use crate::store::{ApplyOutcome, Store, StoreError, StoredRecord};
 
 /// The `format` field of every records document.
 pub const FORMAT: &str = "sessattr-records";
@@ -177,11 +177,31 @@ pub fn import_records(
             done.push(writes);
             continue;
         }
-        for applied in &done {
-            store.apply(&take_back(applied))?;
+        // A failed store call may still have applied its set (an answer
+        // that timed out): it is taken back too, like the ones before.
+        if outcome.is_err() {
+            done.push(writes);
         }
-        outcome?;
-        return conflict(store);
+        let taken_back = done
+            .iter()
+            .all(|applied| store.apply(&take_back(applied)).is_ok());
+        return match outcome {
+            Err(cause) => Err(Error::ImportInterrupted {
+                cause,
+                remains: if taken_back {
+                    "what it had written was taken back"
+                } else {
+                    "some of its records may remain in the store, each exactly as in the \
+                     document (`store export` shows them)"
+                },
+            }),
+            Ok(_) if taken_back => conflict(store),
+            Ok(_) => Err(Error::ImportInterrupted {
+                cause: StoreError::Backend("a record to import is held already".into()),
+                remains: "some of its records may remain in the store, each exactly as in \
+                          the document (`store export` shows them)",
+            }),
+        };
     }
     Ok(summary)
 }
@@ -445,6 +465,75 @@ mod tests {
 
     /// A secret that must never show in a message.
     const SECRET: &str = "pw-hash-Zq81-secret";
+
+    /// A store of one hash tag per write set whose `fail_at`-th apply is
+    /// made and then reported as failed (an answer that timed out), and
+    /// whose applies after it fail when `down_after`.
+    struct Stalls {
+        inner: MemoryStore,
+        applies: std::sync::atomic::AtomicUsize,
+        fail_at: usize,
+        down_after: bool,
+    }
+
+    impl Store for Stalls {
+        fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, StoreError> {
+            self.inner.get_many(keys)
+        }
+        fn scan_keys(&self, p: &str, a: Option<&str>, l: usize) -> Result<Vec<String>, StoreError> {
+            self.inner.scan_keys(p, a, l)
+        }
+        fn scan_records(&self, prefix: &str) -> Result<Vec<StoredRecord>, StoreError> {
+            self.inner.scan_records(prefix)
+        }
+        fn apply(&self, writes: &WriteSet) -> Result<ApplyOutcome, StoreError> {
+            let n = self
+                .applies
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                + 1;
+            if n > self.fail_at && self.down_after {
+                return Err(StoreError::Backend("still down".into()));
+            }
+            let outcome = self.inner.apply(writes)?;
+            if n == self.fail_at {
+                return Err(StoreError::Backend("timed out".into()));
+            }
+            Ok(outcome)
+        }
+        fn one_tag_per_write_set(&self) -> bool {
+            true
+        }
+        fn purge_expired(&self, now: i64, limit: usize) -> Result<usize, StoreError> {
+            self.inner.purge_expired(now, limit)
+        }
+    }
+
+    #[test]
+    fn an_import_split_by_hash_tag_takes_back_even_the_set_that_timed_out() {
+        let records = || {
+            ["sa:s:{a}", "sa:s:{b}", "sa:s:{c}", "sa:user:x"]
+                .map(|key| record(key, SECRET, None))
+                .to_vec()
+        };
+        let stalls = |down_after| Stalls {
+            inner: MemoryStore::new(),
+            applies: std::sync::atomic::AtomicUsize::new(0),
+            fail_at: 3,
+            down_after,
+        };
+        let store = stalls(false);
+        let err = import_records(&store, records(), 0).expect_err("stalled");
+        let text = err.to_string();
+        assert!(
+            text.contains("taken back") && !text.contains(SECRET),
+            "{text}"
+        );
+        assert!(store.inner.scan_records("").expect("scan").is_empty());
+
+        let store = stalls(true);
+        let err = import_records(&store, records(), 0).expect_err("stalled");
+        assert!(err.to_string().contains("may remain"), "{err}");
+    }
 
     fn record(key: &str, value: &str, expires_at: Option<i64>) -> StoredRecord {
         StoredRecord {
