@@ -86,7 +86,9 @@ pub trait Store: Send + Sync {
 
     /// Up to `limit` keys that start with `prefix` and sort after `after`
     /// (from the first when `None`), in key order: a page of a walk over
-    /// many keys that never holds all of them.
+    /// many keys. redb reads each page afresh and never holds all the
+    /// keys; Redis, which cannot scan in order, sorts every key under the
+    /// prefix at the walk's first page and pages through that snapshot.
     fn scan_keys(
         &self,
         prefix: &str,

@@ -20,6 +20,7 @@
 mod connect;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::PoisonError;
 
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{RedisResult, Value};
@@ -46,6 +47,9 @@ pub struct RedisStore {
     target: RedisTarget,
     /// `redis.timeout_ms`: also the most time spent retrying.
     timeout: std::time::Duration,
+    /// The keys of the walk in progress ([`Store::scan_keys`]): its prefix
+    /// and every key under it, sorted, as scanned when the walk began.
+    walk: std::sync::Mutex<Option<(String, Vec<String>)>>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -87,6 +91,7 @@ impl RedisStore {
             apply: redis::Script::new(APPLY_SCRIPT),
             target: target.clone(),
             timeout: options.timeout,
+            walk: std::sync::Mutex::new(None),
         };
         store
             .with(|link| redis::cmd("PING").query::<()>(link.as_dyn()))
@@ -94,6 +99,24 @@ impl RedisStore {
                 path: target.redacted(),
                 reason: err.to_string(),
             })?;
+        // A node of a cluster named as one server would see only its own
+        // slots' keys (and refuse the others'). `INFO` may be denied by an
+        // ACL: then there is nothing to check.
+        if !target.cluster {
+            let info = store.with(|link| {
+                redis::cmd("INFO")
+                    .arg("cluster")
+                    .query::<String>(link.as_dyn())
+            });
+            if info.is_ok_and(|info| info.contains("cluster_enabled:1")) {
+                return Err(StoreError::Open {
+                    path: target.redacted(),
+                    reason: "this Redis is a node of a Redis Cluster: name the cluster with \
+                             redis+cluster://HOST:PORT,…"
+                        .into(),
+                });
+            }
+        }
         Ok(store)
     }
 
@@ -326,14 +349,21 @@ impl Store for RedisStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<String>, StoreError> {
-        // SCAN has no order: every page sorts the whole prefix (fine for
-        // the walks that page: `keys rotate` / `status`, a CLI command).
-        Ok(self
-            .keys_with_prefix(prefix)?
-            .into_iter()
-            .filter(|key| after.is_none_or(|after| key.as_str() > after))
-            .take(limit)
-            .collect())
+        // SCAN has no order: a walk's first page scans and sorts every key
+        // under the prefix, and its later pages continue in that snapshot
+        // (keys made since are not seen; `keys rotate` makes passes until
+        // one finds nothing to do).
+        let mut walk = self.walk.lock().unwrap_or_else(PoisonError::into_inner);
+        let fresh = match (&*walk, after) {
+            (Some((walked, _)), Some(_)) => walked != prefix,
+            _ => true,
+        };
+        if fresh {
+            *walk = Some((prefix.to_owned(), self.keys_with_prefix(prefix)?));
+        }
+        let keys = walk.as_ref().map_or(&[][..], |(_, keys)| keys.as_slice());
+        let start = after.map_or(0, |after| keys.partition_point(|key| key.as_str() <= after));
+        Ok(keys[start..].iter().take(limit).cloned().collect())
     }
 
     fn scan_records(&self, prefix: &str) -> Result<Vec<StoredRecord>, StoreError> {
@@ -509,6 +539,16 @@ mod against_real_servers {
                 .expect("flushall");
             open(&url)
         });
+    }
+
+    #[test]
+    fn a_cluster_node_named_as_one_server_is_refused() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let cluster = RedisCluster::start(tmp.path());
+        let url = cluster.nodes()[0].url();
+        let target = RedisTarget::parse(&url).expect("url").expect("valid");
+        let err = RedisStore::open(&target, &options()).expect_err("a cluster node");
+        assert!(err.to_string().contains("redis+cluster://"), "{err}");
     }
 
     #[test]
