@@ -63,6 +63,9 @@ impl RedisTarget {
             Some((userinfo, hosts)) => (Some(userinfo), hosts),
             None => (None, authority),
         };
+        if fragment.is_some() && !tls {
+            return Err("#insecure skips TLS certificate checks: it needs rediss");
+        }
         if path.contains('?') || path.contains('/') {
             return Err("a Redis URL takes only a database number after the host");
         }
@@ -352,6 +355,7 @@ mod tests {
             "redis://h/1/2",
             "redis+cluster://h1,,h2",
             "redis+cluster://h1/3",
+            "redis://h:1/0#insecure",
         ] {
             let err = parse(text).expect_err(text);
             assert!(!err.contains("h1") && !err.contains("://"), "{err}");
