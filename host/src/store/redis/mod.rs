@@ -34,8 +34,10 @@ pub use connect::{PASSWORD_ENV, RedisOptions, RedisTarget};
 /// Keys asked for per `SCAN` call, and records read per pipeline.
 const BATCH: usize = 1_000;
 
-/// Most times a command is sent again after a cluster's "not here now".
-const RETRY_ROUNDS: u32 = 10;
+/// Most times a command is sent again after a cluster's "not here now"
+/// (within two timeouts: a node may answer with a stale slot map for a
+/// while after a slot moved, until the cluster's gossip reaches it).
+const RETRY_ROUNDS: u32 = 50;
 
 /// The script that applies a write set.
 const APPLY_SCRIPT: &str = include_str!("apply.lua");
@@ -130,7 +132,7 @@ impl RedisStore {
     /// * A cluster's "not here now" answers (MOVED, ASK, TRYAGAIN,
     ///   CLUSTERDOWN while slots move) mean the command did not run: `work`
     ///   runs again on a fresh connection, a few ms later, for at most
-    ///   [`RETRY_ROUNDS`] rounds and one timeout's time.
+    ///   [`RETRY_ROUNDS`] rounds and two timeouts' time.
     /// * Any other failure drops the connection and is never retried: after
     ///   a timeout the command may still have run.
     /// * A panic inside the client is a store failure too (503, nothing
@@ -147,7 +149,7 @@ impl RedisStore {
                 Ok(Err(err))
                     if err.is_cluster_error()
                         && round < RETRY_ROUNDS
-                        && started.elapsed() < self.timeout =>
+                        && started.elapsed() < self.timeout.saturating_mul(2) =>
                 {
                     // The command did not run. A new connection reads the
                     // slot map afresh (after MOVED; ASK and TRYAGAIN pass
