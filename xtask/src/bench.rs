@@ -38,8 +38,10 @@ pub fn bench(only: &[String]) -> Result<()> {
 /// One short pass of every load benchmark (no figures written), so they
 /// cannot rot: `cargo test --benches` runs them without `--bench`.
 pub fn quick_pass() -> Result<()> {
+    // `--workspace`, as the test step: the same feature unification, so
+    // nothing (wasmtime above all) is built a second time.
     let mut command = cargo();
-    command.args(["test", "--locked", "--release", "-p", "sessattr-host"]);
+    command.args(["test", "--locked", "--release", "--workspace"]);
     for (_, target) in CASES {
         command.args(["--bench", target]);
     }
