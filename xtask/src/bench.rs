@@ -22,14 +22,7 @@ pub fn bench(only: &[String]) -> Result<()> {
     for (name, target) in CASES {
         if only.is_empty() || only.iter().any(|o| o == name) {
             tools::progress(&format!("bench {name}…"));
-            run(cargo().args([
-                "bench",
-                "--locked",
-                "-p",
-                "sessattr-host",
-                "--bench",
-                target,
-            ]))?;
+            run(cargo().args(["bench", "--locked", "--workspace", "--bench", target]))?;
         }
     }
     Ok(())
