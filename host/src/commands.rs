@@ -149,7 +149,7 @@ pub fn serve(data_dir: &Path, settings: &Settings, args: &ServeArgs) -> Result<(
         })?;
         tracing::info!(listen = %local, "listening on http://{local}");
         let every = Duration::from_secs(settings.sweep_interval);
-        let sweeper = (settings.store == StoreSetting::Redb).then(|| {
+        let sweeper = (!service.store().expires_by_itself()).then(|| {
             tracing::info!(every_secs = settings.sweep_interval, "sweeper started");
             tokio::spawn(sweep_forever(
                 Arc::clone(service.store()),

@@ -122,6 +122,12 @@ pub trait Store: Send + Sync {
         false
     }
 
+    /// True when the store forgets expired records by itself (Redis), so
+    /// that no sweeper needs to run [`Store::purge_expired`].
+    fn expires_by_itself(&self) -> bool {
+        false
+    }
+
     /// Removes up to `limit` records whose `expires_at` is at or before `now`
     /// (unix micros); returns how many were removed.
     fn purge_expired(&self, now: i64, limit: usize) -> Result<usize, StoreError>;

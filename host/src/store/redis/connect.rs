@@ -212,11 +212,12 @@ pub struct Pooled {
 
 /// Makes connections for the pool.
 pub struct Manager {
-    client: Client2,
+    client: Clients,
     timeout: Duration,
 }
 
-enum Client2 {
+/// The client of a single server, or of a cluster.
+enum Clients {
     Single(Client),
     Cluster(ClusterClient),
 }
@@ -248,7 +249,7 @@ impl Manager {
             if let Some(certs) = certs {
                 builder = builder.certs(certs);
             }
-            Client2::Cluster(builder.build().map_err(fail)?)
+            Clients::Cluster(builder.build().map_err(fail)?)
         } else {
             let mut info =
                 redis::IntoConnectionInfo::into_connection_info(target.nodes[0].as_str())
@@ -261,7 +262,7 @@ impl Manager {
                 Some(certs) => Client::build_with_tls(info, certs),
                 None => Client::open(info),
             };
-            Client2::Single(client.map_err(fail)?)
+            Clients::Single(client.map_err(fail)?)
         };
         Ok(Self {
             client,
@@ -298,13 +299,13 @@ impl r2d2::ManageConnection for Manager {
 
     fn connect(&self) -> Result<Pooled, RedisError> {
         let link = match &self.client {
-            Client2::Single(client) => {
+            Clients::Single(client) => {
                 let con = client.get_connection_with_timeout(self.timeout)?;
                 con.set_read_timeout(Some(self.timeout))?;
                 con.set_write_timeout(Some(self.timeout))?;
                 Link::Single(con)
             }
-            Client2::Cluster(client) => Link::Cluster(Box::new(client.get_connection()?)),
+            Clients::Cluster(client) => Link::Cluster(Box::new(client.get_connection()?)),
         };
         Ok(Pooled {
             link,

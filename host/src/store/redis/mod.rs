@@ -122,11 +122,6 @@ impl RedisStore {
         Ok(store)
     }
 
-    /// What the store connects to, without its password.
-    pub fn describe(&self) -> String {
-        self.target.redacted()
-    }
-
     /// Runs `work` on a pooled connection.
     ///
     /// * A cluster's "not here now" answers (MOVED, ASK, TRYAGAIN,
@@ -448,6 +443,10 @@ impl Store for RedisStore {
         true
     }
 
+    fn expires_by_itself(&self) -> bool {
+        true
+    }
+
     fn purge_expired(&self, _now: i64, _limit: usize) -> Result<usize, StoreError> {
         // Redis forgets each record at its PXAT by itself.
         Ok(0)
@@ -558,6 +557,9 @@ mod against_real_servers {
         let tmp = tempfile::tempdir().expect("tmp");
         let server = RedisServer::start(tmp.path());
         let store = open(&server.url());
+        // No sweeper is needed on Redis (`serve` starts none).
+        assert!(store.expires_by_itself());
+        assert!(!crate::store::MemoryStore::new().expires_by_itself());
         let now = a_day_ahead() - 86_400_000_000;
         let soon = now + 300_000;
         let set = contract::set(vec![
