@@ -7,6 +7,7 @@ use std::process::Command;
 use anyhow::{Context, Result};
 use wasm_bindgen_cli_support::Bindgen;
 
+use crate::console;
 use crate::tools::{self, WASM_TARGET, cargo, progress, run, target_dir};
 
 /// The cargo profile of the module (LTO, size-optimized; root `Cargo.toml`).
@@ -53,6 +54,9 @@ pub fn build() -> Result<()> {
     run(Command::new("node")
         .args(["scripts/build.mjs"])
         .current_dir(&pkg))?;
+
+    progress(&format!("building the web console ({})…", console::DIST));
+    console::build_console()?;
 
     progress("building the host and every test target (release)…");
     run(cargo().args(HOST_BUILD))
@@ -142,56 +146,7 @@ fn bindgen_nodejs(wasm: &Path, out_dir: &Path) -> Result<()> {
     // for the package's own sources, so this folder says otherwise.
     fs::write(scratch.join("package.json"), "{\"type\": \"commonjs\"}\n")
         .context("writing the bindings' package.json")?;
-    sync_dir(&scratch, out_dir)
-}
-
-/// Makes the files of `to` equal to those of `from` (a flat folder), writing
-/// only the files that differ and removing the ones `from` does not have.
-fn sync_dir(from: &Path, to: &Path) -> Result<()> {
-    fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
-    let mut wanted = Vec::new();
-    for entry in fs::read_dir(from)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        let bytes = fs::read(entry.path())?;
-        let dest = to.join(&name);
-        if fs::read(&dest).ok().as_deref() != Some(bytes.as_slice()) {
-            fs::write(&dest, &bytes).with_context(|| format!("writing {}", dest.display()))?;
-        }
-        wanted.push(name);
-    }
-    for entry in fs::read_dir(to)? {
-        let entry = entry?;
-        if entry.file_type()?.is_file() && !wanted.contains(&entry.file_name()) {
-            fs::remove_file(entry.path())?;
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sync_dir_writes_only_what_changed_and_removes_stale_files() -> Result<()> {
-        let base = target_dir().join("xtask").join("test-sync-dir");
-        let (from, to) = (base.join("from"), base.join("to"));
-        let _ = fs::remove_dir_all(&base);
-        fs::create_dir_all(&from)?;
-        fs::create_dir_all(&to)?;
-        fs::write(from.join("same"), "same")?;
-        fs::write(from.join("new"), "new")?;
-        fs::write(to.join("same"), "same")?;
-        fs::write(to.join("stale"), "stale")?;
-        let before = fs::metadata(to.join("same"))?.modified()?;
-
-        sync_dir(&from, &to)?;
-
-        assert_eq!(fs::read_to_string(to.join("new"))?, "new");
-        assert!(!to.join("stale").exists());
-        assert_eq!(fs::metadata(to.join("same"))?.modified()?, before);
-        fs::remove_dir_all(&base)?;
-        Ok(())
-    }
+    let mut files = Vec::new();
+    console::list_files(&scratch, Path::new(""), &mut files)?;
+    console::sync_tree(&files, out_dir)
 }

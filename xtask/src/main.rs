@@ -8,6 +8,7 @@
 
 mod bench;
 mod build;
+mod console;
 mod test;
 mod tools;
 

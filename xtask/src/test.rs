@@ -10,6 +10,8 @@ use crate::tools::{self, WASM_TARGET, cargo, progress, root, run};
 
 /// The Node tests' folder, relative to the root.
 const NODE_TESTS: &str = "tests/node";
+/// The browser tests' folder (the web console in Chromium), relative to the root.
+const BROWSER_TESTS: &str = "tests/browser";
 
 /// Runs the whole test pipeline.
 pub fn test() -> Result<()> {
@@ -19,9 +21,10 @@ pub fn test() -> Result<()> {
     tools::ensure_redis()?;
     tools::ensure_wrk()?;
     tools::ensure_openssl()?;
+    tools::ensure_chromium()?;
     tools::ensure_components(&["rustfmt", "clippy"])?;
 
-    let steps: [Step; 7] = [
+    let steps: [Step; 8] = [
         ("build", crate::build::build),
         ("cargo fmt --check", fmt_check),
         ("clippy (host target)", clippy_host),
@@ -29,6 +32,7 @@ pub fn test() -> Result<()> {
         ("cargo test --release", cargo_test),
         ("load benchmarks, one short pass", crate::bench::quick_pass),
         ("node tests", node_tests),
+        ("browser tests (web console in Chromium)", browser_tests),
     ];
     for (index, (name, step)) in steps.iter().enumerate() {
         progress(&format!("[{}/{}] {name}…", index + 1, steps.len()));
@@ -85,24 +89,34 @@ fn cargo_test() -> Result<()> {
     run(cargo().args(["test", "--locked", "--release", "--workspace"]))
 }
 
-/// `node --test` on every `*.test.mjs` of [`NODE_TESTS`] (listed explicitly:
-/// how `node --test DIR` finds files differs between Node versions). Runs
-/// `npm ci` there first when the folder has a `package-lock.json`.
+/// The Node tests of [`NODE_TESTS`].
 fn node_tests() -> Result<()> {
-    let dir = root().join(NODE_TESTS);
+    node_test_folder(NODE_TESTS)
+}
+
+/// The web console's end-to-end tests of [`BROWSER_TESTS`]: playwright-core
+/// driving Debian's Chromium against a real host.
+fn browser_tests() -> Result<()> {
+    node_test_folder(BROWSER_TESTS)
+}
+
+/// `node --test` on every `*.test.mjs` of `folder` (listed explicitly:
+/// how `node --test DIR` finds files differs between Node versions). Runs
+/// `npm ci` there first when the folder has a `package-lock.json` (and its
+/// `node_modules/` is older).
+fn node_test_folder(folder: &str) -> Result<()> {
+    let dir = root().join(folder);
     if dir.join("package-lock.json").is_file() {
-        run(std::process::Command::new("npm")
-            .arg("ci")
-            .current_dir(&dir))?;
+        tools::npm_ci(&dir)?;
     }
     let mut files: Vec<String> = fs::read_dir(&dir)
         .with_context(|| format!("reading {}", dir.display()))?
         .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
         .filter(|name| name.ends_with(".test.mjs"))
-        .map(|name| format!("{NODE_TESTS}/{name}"))
+        .map(|name| format!("{folder}/{name}"))
         .collect();
     files.sort();
-    anyhow::ensure!(!files.is_empty(), "no *.test.mjs files in {NODE_TESTS}/");
+    anyhow::ensure!(!files.is_empty(), "no *.test.mjs files in {folder}/");
     run(std::process::Command::new("node")
         .arg("--test")
         .args(&files)

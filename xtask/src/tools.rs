@@ -207,6 +207,12 @@ pub fn ensure_openssl() -> Result<()> {
     ensure_debian_package("openssl", &["openssl"], "the Redis TLS test").map(|_| ())
 }
 
+/// Installs Debian's `chromium` when missing: the web console's browser
+/// tests drive it with playwright-core (which downloads no browser of its own).
+pub fn ensure_chromium() -> Result<()> {
+    ensure_debian_package("chromium", &["chromium"], "the web console's browser tests").map(|_| ())
+}
+
 /// Installs Debian's `wrk` when missing: the load runs use it.
 pub fn ensure_wrk() -> Result<()> {
     ensure_debian_package("wrk", &["wrk"], "the load benchmarks").map(|_| ())

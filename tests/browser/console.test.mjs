@@ -1,0 +1,252 @@
+// The web console end to end: Debian's Chromium (through playwright-core)
+// against the real host on loopback, which serves the console at /console/
+// from its binary; then the Playground tab from a plain static server with
+// no sessattr server running at all.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { launchChromium, screenshot, startHost, startStaticServer } from './support.mjs';
+
+const ADMIN = ['admin', 'admin-console-password-7f3a'];
+const ALICE = ['alice', 'alice-console-password-9c1e'];
+const SECRET_VALUE = 'console-secret-value-5d2b8e';
+const PLAIN_VALUE = 'plain-value-kept-41aa';
+
+let browser;
+before(async () => {
+  browser = await launchChromium();
+});
+after(async () => {
+  await browser?.close();
+});
+
+/** Every UST and value the page sent, read off its requests (to look for them in the logs). */
+function watchSecrets(page) {
+  const usts = new Set();
+  page.on('request', (request) => {
+    const url = new URL(request.url());
+    const fields = { ...Object.fromEntries(url.searchParams) };
+    try {
+      Object.assign(fields, JSON.parse(request.postData() ?? '{}'));
+    } catch {
+      // not JSON
+    }
+    for (const name of ['ust', 'current_ust', 'target_ust']) {
+      if (typeof fields[name] === 'string') usts.add(fields[name]);
+    }
+  });
+  return usts;
+}
+
+describe('sessions view against a real host', () => {
+  let host;
+  let page;
+  let usts;
+  before(async () => {
+    host = await startHost({ [ADMIN[0]]: [ADMIN[1], true], [ALICE[0]]: [ALICE[1], false] });
+    page = await browser.newPage();
+    usts = watchSecrets(page);
+    page.on('pageerror', (err) => assert.fail(`page error: ${err.message}`));
+  });
+  after(async () => {
+    await page?.close();
+    await host?.stop();
+  });
+
+  const row = (name) => page.locator(`#attrs tr[data-name="${name}"]`);
+
+  test('the host serves the console and a super-user signs in', async () => {
+    await page.goto(`${host.base}/console/`);
+    const signin = page.locator('#signin');
+    await signin.getByLabel('Username').fill(ADMIN[0]);
+    await signin.getByLabel('Password').fill(ADMIN[1]);
+    await signin.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('#whoami').getByText('Signed in as admin (CRM)').waitFor();
+    assert.equal(await signin.isHidden(), true);
+    assert.equal(await page.locator('#attrs .empty').textContent(), 'No live attributes in this session.');
+  });
+
+  test('wrong credentials show E005001 with its meaning', async () => {
+    // A second page, so the signed-in one stays as it is.
+    const other = await browser.newPage();
+    try {
+      await other.goto(`${host.base}/console/`);
+      await other.getByLabel('Username').first().fill(ADMIN[0]);
+      await other.locator('#signin-password').fill('not-the-password');
+      await other.getByRole('button', { name: 'Sign in' }).click();
+      const alert = other.getByRole('alert');
+      await alert.getByText('E005001').waitFor();
+      assert.match(await alert.textContent(), /HTTP 403 · E005001 not allowed/);
+    } finally {
+      await other.close();
+    }
+  });
+
+  test('a test user is logged in and becomes the target session', async () => {
+    await page.locator('#test-login summary').click();
+    const form = page.locator('#test-login-form');
+    await form.getByLabel('Username').fill(ALICE[0]);
+    await form.getByLabel('Password').fill(ALICE[1]);
+    await form.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('alert').getByText('Logged in alice').waitFor();
+    const picked = await page.locator('#target-pick option:checked').textContent();
+    assert.match(picked, /^alice \(logged in here\)/);
+    assert.match(await page.locator('#session-info').textContent(), /^Session created \d{4}-\d\d-\d\d/);
+  });
+
+  /** Fills and sends the single-write form. */
+  async function write(op, name, value, { encrypt = '', expiration = '' } = {}) {
+    const form = page.locator('#write');
+    await form.getByLabel(op).check();
+    await form.getByLabel('Name').fill(name);
+    await form.getByLabel('Value').fill(value);
+    await form.getByLabel('Encryption').selectOption(encrypt);
+    await form.getByLabel('Expires in (seconds)').fill(expiration);
+    await form.getByRole('button', { name: 'Send' }).click();
+  }
+
+  test('an encrypted attribute with a 5 s expiry is listed with its badge and a countdown', async () => {
+    await write('Create', 'keep-me', PLAIN_VALUE);
+    await row('keep-me').waitFor();
+    await write('Create', 'doomed', 'to be deleted');
+    await row('doomed').waitFor();
+    await write('Create', 'secret-token', SECRET_VALUE, { encrypt: 'true', expiration: '5' });
+    await row('secret-token').waitFor();
+
+    const secret = row('secret-token');
+    assert.equal(await secret.locator('.badge').textContent(), 'encrypted');
+    assert.match(await secret.locator('.countdown').textContent(), /^in [1-5] s$/);
+    assert.equal(await secret.getByText(SECRET_VALUE).count(), 0, 'sealed until asked for');
+    assert.equal(await row('keep-me').locator('.badge').count(), 0);
+    assert.equal(await row('keep-me').locator('[data-label="Expires"]').textContent(), 'never');
+    assert.match(await row('keep-me').locator('[data-label="Created"]').textContent(), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+
+    await secret.getByRole('button', { name: 'Decrypt secret-token' }).click();
+    await secret.getByText(SECRET_VALUE).waitFor();
+    await screenshot(page, 'session-view');
+  });
+
+  test('a duplicate create shows 403 E009001 with its meaning', async () => {
+    await write('Create', 'keep-me', 'again');
+    const alert = page.getByRole('alert');
+    await alert.getByText('E009001').waitFor();
+    assert.match(await alert.textContent(), /^HTTP 403 · E009001 attribute already exists/);
+    assert.equal(await row('keep-me').locator('.value').textContent(), PLAIN_VALUE, 'nothing overwritten');
+  });
+
+  test('another attribute is deleted', async () => {
+    await row('doomed').getByRole('button', { name: 'Delete doomed' }).click();
+    await row('doomed').waitFor({ state: 'detached' });
+    assert.equal(await row('keep-me').count(), 1);
+  });
+
+  test('a batch with a failing item writes nothing and names the item', async () => {
+    const batch = page.locator('#batch');
+    await batch.getByLabel('Operation').selectOption('POST');
+    await batch.getByLabel('data (JSON)').fill(JSON.stringify([{ name: 'fresh', value: 'x' }, { name: 'keep-me', value: 'y' }]));
+    await batch.getByRole('button', { name: 'Send batch' }).click();
+    await page.getByRole('alert').getByText('E009001').waitFor();
+    assert.match(await page.getByRole('alert').textContent(), /E009001 attribute already exists \(item 1\)/);
+    assert.equal(await row('fresh').count(), 0, 'all or nothing');
+  });
+
+  test('the expired attribute disappears when its countdown runs out', async () => {
+    // No refresh is clicked: the countdown reaching zero re-reads the list,
+    // and the server no longer returns the dead attribute.
+    await row('secret-token').waitFor({ state: 'detached', timeout: 15_000 });
+    assert.equal(await row('keep-me').count(), 1);
+  });
+
+  test('the phone-width layout shows every attribute as a card', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    const box = await row('keep-me').boundingBox();
+    assert.ok(box.width <= 390, `a row fits the phone's width (${box.width} px)`);
+    const label = await row('keep-me').locator('[data-label="Value"]').evaluate((cell) => getComputedStyle(cell, '::before').content);
+    assert.equal(label, '"Value"');
+    await screenshot(page, 'session-view-phone');
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  test('signing out forgets every token; none was stored in the browser', async () => {
+    const stored = await page.evaluate(() => [localStorage.length, sessionStorage.length, document.cookie]);
+    assert.deepEqual(stored, [0, 0, '']);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.locator('#signin').waitFor();
+    assert.equal(await page.locator('#workspace').isHidden(), true);
+    assert.equal(await page.locator('#attrs').innerHTML(), '');
+  });
+
+  test('the host logged no UST, password or value', () => {
+    const log = host.log();
+    assert.ok(usts.size >= 2, 'the page sent USTs');
+    assert.match(log, /\/zato\/sso\/session\/attr/, 'the host logged the requests');
+    for (const secret of [...usts, ADMIN[1], ALICE[1], SECRET_VALUE, PLAIN_VALUE]) {
+      assert.equal(log.includes(secret), false, `the log holds a secret (${secret.slice(0, 4)}…)`);
+    }
+  });
+});
+
+describe('playground with no server', () => {
+  let site;
+  let page;
+  const apiCalls = [];
+  before(async () => {
+    site = await startStaticServer();
+    page = await browser.newPage();
+    page.on('request', (request) => {
+      if (request.url().includes('/zato/')) apiCalls.push(request.url());
+    });
+    page.on('pageerror', (err) => assert.fail(`page error: ${err.message}`));
+  });
+  after(async () => {
+    await page?.close();
+    await site?.stop();
+  });
+
+  test('the tabs follow the keyboard', async () => {
+    await page.goto(`${site.base}/`);
+    await page.getByRole('tab', { name: 'Sessions' }).focus();
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await page.getByRole('tab', { name: 'Playground' }).getAttribute('aria-selected'), 'true');
+    assert.equal(await page.locator('#panel-playground').isVisible(), true);
+    assert.equal(await page.locator('#panel-console').isVisible(), false);
+  });
+
+  test('create then get run in the page, with request, response and stored record', async () => {
+    await page.locator('#pg-status').getByText('Module running in this page').waitFor();
+    const form = page.locator('#pg-form');
+    await form.getByRole('button', { name: 'Create', exact: true }).click();
+    await form.getByRole('button', { name: 'Send' }).click();
+    await page.locator('#pg-response').getByText('HTTP 200').waitFor();
+    assert.match(await page.locator('#pg-request').textContent(), /^POST \/zato\/sso\/session\/attr\n\n\{\n {2}"current_ust"/);
+    const response = JSON.parse((await page.locator('#pg-response').textContent()).split('\n\n')[1]);
+    assert.equal(response.status, 'ok');
+    assert.match(response.cid, /^[0-9a-f]{24}$/);
+
+    const record = page.locator('#pg-records .record.added').filter({ hasText: ':my-attr' });
+    assert.equal(await record.count(), 1, 'the attribute record was added');
+    const stored = JSON.parse(await record.locator('pre').textContent());
+    assert.equal(stored.name, 'my-attr');
+    assert.equal(JSON.stringify(stored).includes('my-value'), false, 'the stored record holds no plaintext');
+
+    await form.getByRole('button', { name: 'Get', exact: true }).click();
+    await form.getByRole('button', { name: 'Send' }).click();
+    await page.locator('#pg-response').getByText('"value": "my-value"').waitFor();
+    const got = JSON.parse((await page.locator('#pg-response').textContent()).split('\n\n')[1]);
+    assert.equal(got.found, true);
+    assert.equal(got.is_encrypted, true);
+    assert.equal(await page.locator('#pg-records').textContent(), 'No record changed.');
+    await screenshot(page, 'playground');
+  });
+
+  test('a duplicate create in the playground explains E009001', async () => {
+    const form = page.locator('#pg-form');
+    await form.getByRole('button', { name: 'Create', exact: true }).click();
+    await form.getByRole('button', { name: 'Send' }).click();
+    await page.locator('#pg-response').getByText('E009001 attribute already exists').waitFor();
+    assert.match(await page.locator('#pg-response').textContent(), /^HTTP 403/);
+  });
+
+  test('nothing reached a server', () => {
+    assert.deepEqual(apiCalls, []);
+  });
+});

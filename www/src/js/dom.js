@@ -1,0 +1,67 @@
+// Small DOM and formatting helpers shared by the console's views.
+
+/**
+ * Creates an element: `el('button', {class: 'x', onclick: f}, 'text', child)`.
+ * Attributes whose value is `false`, `null` or `undefined` are left out;
+ * `on*` functions become listeners. Text children are text nodes (never HTML).
+ */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === false || value === null || value === undefined) continue;
+    if (name.startsWith('on') && typeof value === 'function') node.addEventListener(name.slice(2), value);
+    else if (name === 'dataset') Object.assign(node.dataset, value);
+    else node.setAttribute(name, value === true ? '' : String(value));
+  }
+  node.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+  return node;
+}
+
+/** The element of `id`; throws when the page lacks it (a broken page, loudly). */
+export function byId(id) {
+  const node = document.getElementById(id);
+  if (!node) throw new Error(`console: no element #${id}`);
+  return node;
+}
+
+/** The "never expires" timestamp of the API (SPEC 2.2). */
+export const NEVER = '9999-12-31T00:00:00.000000';
+
+/** Unix milliseconds of an API timestamp (UTC, no offset, microseconds); null for "never". */
+export function apiTimeMs(text) {
+  if (!text || text === NEVER) return null;
+  const ms = Date.parse(`${text.slice(0, 23)}Z`);
+  return Number.isNaN(ms) ? null : ms;
+}
+
+/** `2026-12-04 08:30:12 UTC` from an API timestamp ("never" for the far future). */
+export function shortTime(text) {
+  if (!text) return '—';
+  if (text === NEVER) return 'never';
+  return `${text.slice(0, 10)} ${text.slice(11, 19)} UTC`;
+}
+
+/** `4 s`, `3 min 05 s`, `2 h 04 min`, `12 d 3 h` for a positive number of milliseconds. */
+export function duration(ms) {
+  const s = Math.max(0, Math.ceil(ms / 1000));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${String(s % 60).padStart(2, '0')} s`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h} h ${String(m % 60).padStart(2, '0')} min`;
+  return `${Math.floor(h / 24)} d ${h % 24} h`;
+}
+
+/** Pretty JSON for display. */
+export function pretty(value) {
+  return JSON.stringify(value, null, 2);
+}
+
+/** A copy of a request's fields with every UST shown as `‹UST …last6›` (for on-screen logs). */
+export function maskUsts(fields) {
+  const masked = { ...fields };
+  for (const name of ['current_ust', 'target_ust', 'ust']) {
+    if (typeof masked[name] === 'string') masked[name] = `‹UST …${masked[name].slice(-6)}›`;
+  }
+  return masked;
+}
