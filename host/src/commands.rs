@@ -8,12 +8,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::HeaderValue;
 use serde_json::Value;
 use sessattr_core::protocol::Operation;
 
 use crate::Error;
 use crate::cli::ServeArgs;
 use crate::clock::{self, Clock};
+use crate::console;
 use crate::datadir::{self, DataDir};
 use crate::engine::{GuestLimits, Runtime};
 use crate::http::{self, AppState};
@@ -174,7 +176,29 @@ pub fn serve(data_dir: &Path, settings: &Settings, args: &ServeArgs) -> Result<(
             key_source,
             watch::hangups(),
         ));
-        let state = Arc::new(AppState::new(Arc::clone(&service)));
+        if args.no_console {
+            tracing::info!("web console off (--no-console)");
+        } else if console::embedded().is_empty() {
+            tracing::warn!(
+                "the web console is not built into this binary; /console/ answers 404 \
+                 (build it with `cargo xtask build`, or pass --no-console)"
+            );
+        } else {
+            tracing::info!("web console at http://{local}{}", console::PREFIX);
+        }
+        if !args.allow_origins.is_empty() {
+            tracing::info!(origins = %args.allow_origins.join(","), "cross-origin requests (CORS) allowed");
+        }
+        let origins = args
+            .allow_origins
+            .iter()
+            .filter_map(|origin| HeaderValue::from_str(origin).ok())
+            .collect();
+        let state = Arc::new(
+            AppState::new(Arc::clone(&service))
+                .with_console(!args.no_console)
+                .with_allowed_origins(origins),
+        );
         let result = http::serve(listener, state, http::shutdown_signal()).await;
         if let Some(sweeper) = sweeper {
             sweeper.abort();

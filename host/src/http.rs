@@ -1,7 +1,9 @@
 //! The HTTP face: one fallback handler for every method and path. Routing,
 //! 404 and 405 are the module's business; the host only carries bytes —
-//! except for the test clock ([`crate::test_clock`]), which the host answers
-//! itself when the server runs with `--test-clock`.
+//! except for the web console ([`crate::console`], `/console/…`), which the
+//! host serves itself unless the server runs with `--no-console`, and the
+//! test clock ([`crate::test_clock`]), which the host answers itself when
+//! the server runs with `--test-clock`.
 
 use std::future::{Future, poll_fn};
 use std::net::SocketAddr;
@@ -12,7 +14,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::{Body, HttpBody as _};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
+use axum::http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, IF_NONE_MATCH, USER_AGENT};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use base64::Engine as _;
@@ -20,7 +22,9 @@ use base64::engine::general_purpose::STANDARD;
 use sessattr_core::protocol::{HttpRequest, HttpResponse, Operation};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::console;
 use crate::runner::{HostFailure, Outcome};
 use crate::service::Service;
 use crate::test_clock;
@@ -30,18 +34,39 @@ use crate::test_clock;
 pub struct AppState {
     service: Arc<Service>,
     permits: Arc<Semaphore>,
+    console: bool,
+    allowed_origins: Vec<HeaderValue>,
 }
 
 impl AppState {
     /// State over `service`, running at most [`concurrency`] operations at
     /// once; the others wait their turn (time spent waiting counts against
-    /// no limit of the module).
+    /// no limit of the module), serving the web console.
     pub fn new(service: Arc<Service>) -> Self {
         let permits = concurrency(service.runtime().limits().max_instances);
         Self {
             service,
             permits: Arc::new(Semaphore::new(permits)),
+            console: true,
+            allowed_origins: Vec::new(),
         }
+    }
+
+    /// This state answering cross-origin requests (CORS) from `origins`
+    /// (`--allow-origin`, e.g. a console served from another site); none
+    /// by default, and then no CORS header is ever sent.
+    #[must_use]
+    pub fn with_allowed_origins(mut self, origins: Vec<HeaderValue>) -> Self {
+        self.allowed_origins = origins;
+        self
+    }
+
+    /// This state serving the web console at `/console/` (`on`, the
+    /// default) or leaving those paths to the module (`--no-console`).
+    #[must_use]
+    pub fn with_console(mut self, on: bool) -> Self {
+        self.console = on;
+        self
     }
 }
 
@@ -57,9 +82,39 @@ pub fn concurrency(max_instances: u32) -> usize {
     (2 * cpus).max(4).min(max_instances.max(1) as usize)
 }
 
-/// The router: everything goes to [`handle`].
+/// The router: everything goes to [`handle`], through a CORS layer when
+/// origins are allowed ([`AppState::with_allowed_origins`]).
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new().fallback(handle).with_state(state)
+    let cors = cors_layer(&state.allowed_origins);
+    let router = Router::new().fallback(handle).with_state(state);
+    match cors {
+        Some(layer) => router.layer(layer),
+        None => router,
+    }
+}
+
+/// How long a browser may cache a preflight answer.
+const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(600);
+
+/// CORS for `origins`: their requests may read the answers, and their
+/// preflights (`OPTIONS` with `Access-Control-Request-Method`) are answered
+/// here for the API's methods and a JSON `Content-Type`. No credentials:
+/// the API takes its tokens in the request, never from cookies.
+fn cors_layer(origins: &[HeaderValue]) -> Option<CorsLayer> {
+    use axum::http::Method;
+    (!origins.is_empty()).then(|| {
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins.iter().cloned()))
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers([CONTENT_TYPE])
+            .max_age(PREFLIGHT_MAX_AGE)
+    })
 }
 
 /// Serves `listener` until `shutdown` completes, then finishes in-flight requests.
@@ -175,6 +230,18 @@ async fn handle(
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    if state.console {
+        let if_none_match = joined(&parts.headers, IF_NONE_MATCH);
+        if let Some(answer) = console::answer(&method, &path, if_none_match.as_deref()) {
+            // A console request has no use for a body: any is drained (so
+            // that its client can read the answer) and thrown away.
+            let unread = match read_body(body, 0, declared).await {
+                Ok(ReadBody::Complete(_) | ReadBody::TooLarge { drained: true }) => Unread::No,
+                Ok(ReadBody::TooLarge { drained: false }) | Err(_) => Unread::Yes,
+            };
+            return console_response(&method, &path, &answer, started, unread);
+        }
+    }
     let body = match read_body(body, limit, declared).await {
         Ok(body) => body,
         Err(err) => {
@@ -248,6 +315,49 @@ enum Unread {
     /// close` and the connection closes after it, so that no client sends
     /// its next request on a connection that still carries this body.
     Yes,
+}
+
+/// Every value of header `name`, joined with `, ` (RFC 9110 §5.3); `None`
+/// when absent. Values that are not visible ASCII are skipped.
+fn joined(headers: &axum::http::HeaderMap, name: HeaderName) -> Option<String> {
+    let values: Vec<&str> = headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    (!values.is_empty()).then(|| values.join(", "))
+}
+
+/// Logs the console request's line and builds its response.
+fn console_response(
+    method: &str,
+    path: &str,
+    answer: &console::Answer<'static>,
+    started: Instant,
+    unread: Unread,
+) -> Response {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let http_status = status.as_u16();
+    let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    // The path only: the query string is never logged.
+    tracing::info!(method, path, http_status, elapsed_us, "console");
+    let mut builder = Response::builder().status(status);
+    if unread == Unread::Yes {
+        builder = builder.header(CONNECTION, HeaderValue::from_static("close"));
+    }
+    for (name, value) in &answer.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            builder = builder.header(name, value);
+        }
+    }
+    builder.body(Body::from(answer.body)).unwrap_or_else(|_| {
+        let mut fallback = Response::new(Body::empty());
+        *fallback.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+        fallback
+    })
 }
 
 /// Logs the request line and builds the response.

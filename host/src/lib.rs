@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod clock;
 pub mod commands;
+pub mod console;
 pub mod datadir;
 pub mod engine;
 pub mod error;

@@ -4,7 +4,7 @@
 // no sessattr server running at all.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchChromium, screenshot, startHost, startStaticServer } from './support.mjs';
+import { accessibilityViolations, launchChromium, screenshot, startHost, startStaticServer } from './support.mjs';
 
 const ADMIN = ['admin', 'admin-console-password-7f3a'];
 const ALICE = ['alice', 'alice-console-password-9c1e'];
@@ -56,6 +56,7 @@ describe('sessions view against a real host', () => {
 
   test('the host serves the console and a super-user signs in', async () => {
     await page.goto(`${host.base}/console/`);
+    assert.deepEqual(await accessibilityViolations(page), []);
     const signin = page.locator('#signin');
     await signin.getByLabel('Username').fill(ADMIN[0]);
     await signin.getByLabel('Password').fill(ADMIN[1]);
@@ -122,6 +123,7 @@ describe('sessions view against a real host', () => {
 
     await secret.getByRole('button', { name: 'Decrypt secret-token' }).click();
     await secret.getByText(SECRET_VALUE).waitFor();
+    assert.deepEqual(await accessibilityViolations(page), []);
     await screenshot(page, 'session-view');
   });
 
@@ -235,6 +237,7 @@ describe('playground with no server', () => {
     assert.equal(got.found, true);
     assert.equal(got.is_encrypted, true);
     assert.equal(await page.locator('#pg-records').textContent(), 'No record changed.');
+    assert.deepEqual(await accessibilityViolations(page), []);
     await screenshot(page, 'playground');
   });
 
@@ -248,5 +251,38 @@ describe('playground with no server', () => {
 
   test('nothing reached a server', () => {
     assert.deepEqual(apiCalls, []);
+  });
+});
+
+describe('the static folder on another origin', () => {
+  let site;
+  let host;
+  let page;
+  before(async () => {
+    site = await startStaticServer();
+    host = await startHost({ [ADMIN[0]]: [ADMIN[1], true] }, ['--allow-origin', site.base]);
+    page = await browser.newPage();
+    page.on('pageerror', (err) => assert.fail(`page error: ${err.message}`));
+  });
+  after(async () => {
+    await page?.close();
+    await host?.stop();
+    await site?.stop();
+  });
+
+  test('signs in to a host that allows its origin (CORS) and writes an attribute', async () => {
+    await page.goto(`${site.base}/`);
+    const signin = page.locator('#signin');
+    await signin.getByLabel('Username').fill(ADMIN[0]);
+    await signin.getByLabel('Password').fill(ADMIN[1]);
+    await signin.locator('summary').click();
+    await signin.getByLabel(/^Server address/).fill(host.base);
+    await signin.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('#whoami').getByText('Signed in as admin (CRM)').waitFor();
+    const form = page.locator('#write');
+    await form.getByLabel('Name').fill('cross-origin');
+    await form.getByLabel('Value').fill('works');
+    await form.getByRole('button', { name: 'Send' }).click();
+    await page.locator('#attrs tr[data-name="cross-origin"]').waitFor();
   });
 });

@@ -8,6 +8,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -42,9 +43,10 @@ async function waitForHttp(url, child, log) {
 /**
  * `target/release/sessattr serve` on a fresh data dir with `users`
  * ({name: [password, superUser]}) added from the command line first.
- * Resolves to `{base, log(), stop()}`; `log()` is everything it printed.
+ * and `extraArgs` for `serve`. Resolves to `{base, log(), stop()}`; `log()`
+ * is everything it printed.
  */
-export async function startHost(users) {
+export async function startHost(users, extraArgs = []) {
   if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: run cargo xtask build`);
   const dataDir = mkdtempSync(join(tmpdir(), 'sessattr-console-'));
   let output = '';
@@ -55,7 +57,7 @@ export async function startHost(users) {
     if (done.status !== 0) throw new Error(`sessattr user add ${name} failed: ${done.stderr}`);
   }
   const port = await freePort();
-  const child = spawn(BINARY, ['--data-dir', dataDir, 'serve', '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(BINARY, ['--data-dir', dataDir, 'serve', '--listen', `127.0.0.1:${port}`, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout.on('data', (chunk) => { output += chunk; });
   child.stderr.on('data', (chunk) => { output += chunk; });
   const base = `http://127.0.0.1:${port}`;
@@ -131,4 +133,18 @@ export async function screenshot(page, name) {
   const path = join(ARTIFACTS, `${name}.png`);
   await page.screenshot({ path, fullPage: true });
   return path;
+}
+
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/**
+ * The WCAG 2.1 A/AA violations axe-core finds on the page as it is now
+ * (labels, contrast, roles, keyboard names…), as readable lines.
+ */
+export async function accessibilityViolations(page) {
+  // Evaluated through the DevTools protocol, which the page's CSP does not govern.
+  await page.evaluate(`${AXE}\n;undefined`);
+  const { violations } = await page.evaluate(() =>
+    globalThis.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
+  return violations.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 }
