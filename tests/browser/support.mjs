@@ -10,35 +10,13 @@ import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
+import { freePort, waitForHttp } from '../node/support.mjs';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const DIST = join(ROOT, 'www', 'dist');
 /** Screenshots go here (gitignored: test artifacts, not sources). */
 export const ARTIFACTS = join(ROOT, 'tests', 'artifacts', 'console');
 const BINARY = join(ROOT, 'target', 'release', 'sessattr');
-
-/** A free loopback port. */
-export async function freePort() {
-  const probe = createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address();
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
-/** Waits until `url` answers HTTP (any status), for up to 20 s. */
-async function waitForHttp(url, child, log) {
-  for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
-    if (child.exitCode !== null) throw new Error(`sessattr exited (${child.exitCode}): ${log()}`);
-    try {
-      await fetch(url);
-      return;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  throw new Error(`sessattr did not answer within 20 s: ${log()}`);
-}
 
 /**
  * `target/release/sessattr serve` on a fresh data dir with `users`
