@@ -10,6 +10,7 @@ const ADMIN = ['admin', 'admin-console-password-7f3a'];
 const ALICE = ['alice', 'alice-console-password-9c1e'];
 const SECRET_VALUE = 'console-secret-value-5d2b8e';
 const PLAIN_VALUE = 'plain-value-kept-41aa';
+const EDITED_VALUE = 'edited-value-77c0';
 
 let browser;
 before(async () => {
@@ -141,6 +142,23 @@ describe('sessions view against a real host', () => {
     assert.equal(await row('keep-me').count(), 1);
   });
 
+  test('edit sets a listed attribute, and update changes its expiry', async () => {
+    await row('keep-me').getByRole('button', { name: 'Edit keep-me' }).click();
+    const form = page.locator('#write');
+    assert.equal(await form.getByLabel('Set').isChecked(), true, 'edit is a set');
+    assert.equal(await form.getByLabel('Name').inputValue(), 'keep-me');
+    assert.equal(await form.getByLabel('Value').inputValue(), PLAIN_VALUE);
+    await form.getByLabel('Value').fill(EDITED_VALUE);
+    await form.getByRole('button', { name: 'Send' }).click();
+    await row('keep-me').getByText(EDITED_VALUE).waitFor();
+
+    await write('Update', 'keep-me', EDITED_VALUE, { expiration: '3600' });
+    await row('keep-me').locator('.countdown').getByText(/^in (1 h 00 min|59 min \d\d s)$/).waitFor();
+    await write('Update', 'never-created', 'x');
+    await page.getByRole('alert').getByText('E009002').waitFor();
+    assert.match(await page.getByRole('alert').textContent(), /^HTTP 403 · E009002 no such attribute/);
+  });
+
   test('a batch with a failing item writes nothing and names the item', async () => {
     const batch = page.locator('#batch');
     await batch.getByLabel('Operation').selectOption('POST');
@@ -181,7 +199,7 @@ describe('sessions view against a real host', () => {
     const log = host.log();
     assert.ok(usts.size >= 2, 'the page sent USTs');
     assert.match(log, /\/zato\/sso\/session\/attr/, 'the host logged the requests');
-    for (const secret of [...usts, ADMIN[1], ALICE[1], SECRET_VALUE, PLAIN_VALUE]) {
+    for (const secret of [...usts, ADMIN[1], ALICE[1], SECRET_VALUE, PLAIN_VALUE, EDITED_VALUE]) {
       assert.equal(log.includes(secret), false, `the log holds a secret (${secret.slice(0, 4)}…)`);
     }
   });

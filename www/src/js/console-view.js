@@ -140,11 +140,13 @@ function editForm(attr) {
   const form = byId('write');
   form.op.value = 'PUT';
   form.name.value = attr.name;
-  form.value.value = attr.is_encrypted ? '' : attr.value;
+  // An encrypted value is filled in only once decrypted on screen.
+  const sealed = attr.is_encrypted && attr.shown === null;
+  form.value.value = attr.is_encrypted ? (attr.shown ?? '') : attr.value;
   form.encrypt.value = '';
   form.expiration.value = '';
   form.value.focus();
-  if (attr.is_encrypted) alertBox(`${attr.name} is encrypted: type its new value (the stored one is not shown here).`, 'warn');
+  if (sealed) alertBox(`${attr.name} is encrypted and not decrypted here: type its new value (it stays encrypted).`, 'warn');
 }
 
 /** Wires the Sessions tab. */
