@@ -159,6 +159,26 @@ describe('sessions view against a real host', () => {
     assert.match(await page.getByRole('alert').textContent(), /^HTTP 403 · E009002 no such attribute/);
   });
 
+  test('a double click on Send sends one request', async () => {
+    const posts = [];
+    const count = (request) => {
+      if (request.method() === 'POST' && request.url().endsWith('/zato/sso/session/attr')) posts.push(request.postData());
+    };
+    page.on('request', count);
+    const form = page.locator('#write');
+    await form.getByLabel('Create').check();
+    await form.getByLabel('Name').fill('once');
+    await form.getByLabel('Value').fill('x');
+    await form.getByLabel('Encryption').selectOption('');
+    await form.getByLabel('Expires in (seconds)').fill('');
+    await form.getByRole('button', { name: 'Send' }).dblclick();
+    await row('once').waitFor();
+    page.off('request', count);
+    // A second click would have sent its request at once, before the first answer.
+    assert.equal(posts.length, 1, posts.join('\n'));
+    assert.equal(await page.getByRole('alert').textContent(), 'Created once.');
+  });
+
   test('a batch with a failing item writes nothing and names the item', async () => {
     const batch = page.locator('#batch');
     await batch.getByLabel('Operation').selectOption('POST');

@@ -4,7 +4,7 @@
 // Every UST lives in this module's memory only (never in localStorage,
 // sessionStorage, cookies or the URL of the page).
 
-import { byId, el, maskUsts, pretty, shortTime } from './dom.js';
+import { byId, el, maskUsts, onSubmit, pretty, shortTime } from './dom.js';
 import { ApiError, PATHS, Server } from './server.js';
 import { AttributeList } from './attributes.js';
 import { bindWriteForms } from './write-forms.js';
@@ -48,7 +48,6 @@ function logExchange({ method, path, fields, status, body }) {
 }
 
 async function signIn(event) {
-  event.preventDefault();
   const form = event.currentTarget;
   const username = form.username.value.trim();
   const app = form.app.value.trim();
@@ -114,7 +113,6 @@ async function openTarget(ust) {
 }
 
 async function pasteTarget(event) {
-  event.preventDefault();
   const ust = event.currentTarget.ust.value.trim();
   if (!ust) return;
   event.currentTarget.ust.value = '';
@@ -123,7 +121,6 @@ async function pasteTarget(event) {
 }
 
 async function testLogin(event) {
-  event.preventDefault();
   const form = event.currentTarget;
   const username = form.username.value.trim();
   const login = await guarded(
@@ -153,11 +150,11 @@ function editForm(attr) {
 export function startConsole() {
   const server = byId('signin-server');
   if (!/^https?:$/.test(location.protocol)) server.value = 'http://127.0.0.1:17010';
-  byId('signin').addEventListener('submit', signIn);
+  onSubmit(byId('signin'), signIn);
   byId('signout').addEventListener('click', signOut);
   byId('target-pick').addEventListener('change', (event) => openTarget(event.currentTarget.value));
-  byId('target-paste').addEventListener('submit', pasteTarget);
-  byId('test-login-form').addEventListener('submit', testLogin);
+  onSubmit(byId('target-paste'), pasteTarget);
+  onSubmit(byId('test-login-form'), testLogin);
   byId('attrs-refresh').addEventListener('click', () => state?.list.refresh());
   bindWriteForms({
     call: (method, path, fields) => state.server.call(method, path, { ...target(), ...fields }),

@@ -65,3 +65,25 @@ export function maskUsts(fields) {
   }
   return masked;
 }
+
+/**
+ * Handles `form`'s submit with `handler(event)` (called at once, so
+ * `event.currentTarget` is still set), one submission at a time: while it
+ * runs the form is `aria-busy` and its submit buttons are disabled, so a
+ * double click sends one request, not two.
+ */
+export function onSubmit(form, handler) {
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (form.getAttribute('aria-busy') === 'true') return;
+    const buttons = [...form.querySelectorAll('button[type="submit"]')].filter((b) => !b.disabled);
+    form.setAttribute('aria-busy', 'true');
+    for (const button of buttons) button.disabled = true;
+    try {
+      await handler(event);
+    } finally {
+      form.removeAttribute('aria-busy');
+      for (const button of buttons) button.disabled = false;
+    }
+  });
+}

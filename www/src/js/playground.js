@@ -3,7 +3,7 @@
 // the request JSON, the response JSON and the records it changed.
 
 import { ABI_VERSION, createHandler, memoryStore } from '../vendor/sessattr/src/browser.js';
-import { byId, el, pretty } from './dom.js';
+import { byId, el, onSubmit, pretty } from './dom.js';
 import { describeError } from './codes.js';
 
 const ATTR = '/zato/sso/session/attr';
@@ -109,8 +109,7 @@ export async function startPlayground() {
     button.addEventListener('click', () => fill(button.dataset.example));
   }
   byId('pg-reset').addEventListener('click', () => start().then(() => fill('create')));
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
+  onSubmit(form, async () => {
     const method = byId('pg-method').value;
     const path = byId('pg-path').value.trim();
     const text = byId('pg-body').value;

@@ -1,7 +1,7 @@
 // The two write forms of the Sessions tab: one attribute (create, set,
 // update) and a batch of any operation from a JSON textarea.
 
-import { byId, pretty } from './dom.js';
+import { byId, onSubmit, pretty } from './dom.js';
 import { PATHS } from './server.js';
 
 const VERBS = { POST: 'Created', PUT: 'Set', PATCH: 'Updated', DELETE: 'Deleted' };
@@ -37,8 +37,7 @@ export function batchFields(text) {
  */
 export function bindWriteForms({ call, guarded, afterWrite }) {
   const single = byId('write');
-  single.addEventListener('submit', async (event) => {
-    event.preventDefault();
+  onSubmit(single, async () => {
     const method = single.op.value;
     const fields = singleFields(single);
     const done = await guarded(() => call(method, PATHS.attr, fields), `${VERBS[method]} ${fields.name}.`);
@@ -50,8 +49,7 @@ export function bindWriteForms({ call, guarded, afterWrite }) {
 
   const batch = byId('batch');
   const output = byId('batch-result');
-  batch.addEventListener('submit', async (event) => {
-    event.preventDefault();
+  onSubmit(batch, async () => {
     const [method, which] = batch.op.value.split(' ');
     const path = which === 'exists' ? PATHS.exists : PATHS.attr;
     let fields;
