@@ -5,8 +5,10 @@ use anyhow::{Result, bail};
 
 use crate::tools::{self, cargo, run};
 
-/// The load benchmarks: (name, cargo bench target of the host).
-const CASES: [(&str, &str); 1] = [("redis-cluster", "redis_cluster")];
+/// The benchmarks: (name, cargo bench target). `core` is criterion's
+/// (the core's decision, `core/benches/decide.rs`); the others are load
+/// runs of the host (`host/benches/`).
+const CASES: [(&str, &str); 2] = [("core", "decide"), ("redis-cluster", "redis_cluster")];
 
 /// Runs the benchmarks named in `only` (all when empty), after a build.
 pub fn bench(only: &[String]) -> Result<()> {
@@ -28,8 +30,9 @@ pub fn bench(only: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// One short pass of every load benchmark (no figures written), so they
-/// cannot rot: `cargo test --benches` runs them without `--bench`.
+/// One short pass of every benchmark (no figures written), so they cannot
+/// rot: `cargo test --bench NAME` runs them without `--bench` (criterion
+/// then runs each case once, the load runs make one short run).
 pub fn quick_pass() -> Result<()> {
     // `--workspace`, as the test step: the same feature unification, so
     // nothing (wasmtime above all) is built a second time.

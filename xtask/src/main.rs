@@ -32,9 +32,10 @@ USAGE:
                                 after binaryen's wasm-opt) and rewrite the table in
                                 docs/BENCHMARKS.md
     cargo xtask bench [NAME…]   install redis-server and wrk if missing, build, then
-                                run the load benchmarks (all, or those named:
-                                redis-cluster) and rewrite their tables in
-                                docs/BENCHMARKS.md
+                                run the benchmarks (all, or those named: core,
+                                redis-cluster); the load runs rewrite their tables
+                                in docs/BENCHMARKS.md, criterion's (core) print
+                                theirs and keep reports in target/criterion/
     cargo xtask help            print this text
 
 ARGUMENTS OF serve:
