@@ -211,22 +211,8 @@ pub struct ServeArgs {
     /// static site elsewhere. Repeat it, or separate origins with commas;
     /// none by default [env: SESSATTR_ALLOW_ORIGIN].
     #[arg(long = "allow-origin", value_name = "ORIGIN", env = "SESSATTR_ALLOW_ORIGIN",
-          hide_env = true, value_delimiter = ',', value_parser = parse_origin)]
+          hide_env = true, value_delimiter = ',', value_parser = crate::cors::parse_origin)]
     pub allow_origins: Vec<String>,
-}
-
-/// An origin for `--allow-origin`: `http://` or `https://`, a host, an
-/// optional port, nothing else (no path, no trailing slash, no `*`).
-fn parse_origin(text: &str) -> Result<String, String> {
-    let rest = text
-        .strip_prefix("https://")
-        .or_else(|| text.strip_prefix("http://"))
-        .ok_or("an origin starts with http:// or https://")?;
-    let valid = |c: char| c.is_ascii_alphanumeric() || "-.:[]".contains(c);
-    if rest.is_empty() || !rest.chars().all(valid) {
-        return Err("an origin is scheme://host[:port], without a path or a trailing slash".into());
-    }
-    Ok(text.to_ascii_lowercase())
 }
 
 /// What every user command takes besides its own arguments.

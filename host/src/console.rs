@@ -523,6 +523,10 @@ mod tests {
     #[test]
     fn the_embedded_list_is_sorted_and_relative() {
         assert!(
+            FILES.iter().any(|(path, _)| *path == "index.html"),
+            "www/dist/ was not built into this binary: run cargo xtask build"
+        );
+        assert!(
             FILES.windows(2).all(|w| w[0].0 < w[1].0),
             "sorted, no duplicates"
         );

@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::{Body, HttpBody as _};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, IF_NONE_MATCH, USER_AGENT};
+use axum::http::header::{
+    CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, IF_NONE_MATCH, ORIGIN, USER_AGENT,
+};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use base64::Engine as _;
@@ -22,9 +24,9 @@ use base64::engine::general_purpose::STANDARD;
 use sessattr_core::protocol::{HttpRequest, HttpResponse, Operation};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::console;
+use crate::cors::Cors;
 use crate::runner::{HostFailure, Outcome};
 use crate::service::Service;
 use crate::test_clock;
@@ -35,7 +37,7 @@ pub struct AppState {
     service: Arc<Service>,
     permits: Arc<Semaphore>,
     console: bool,
-    allowed_origins: Vec<HeaderValue>,
+    cors: Cors,
 }
 
 impl AppState {
@@ -48,7 +50,7 @@ impl AppState {
             service,
             permits: Arc::new(Semaphore::new(permits)),
             console: true,
-            allowed_origins: Vec::new(),
+            cors: Cors::default(),
         }
     }
 
@@ -57,7 +59,7 @@ impl AppState {
     /// by default, and then no CORS header is ever sent.
     #[must_use]
     pub fn with_allowed_origins(mut self, origins: Vec<HeaderValue>) -> Self {
-        self.allowed_origins = origins;
+        self.cors = Cors::new(origins);
         self
     }
 
@@ -82,39 +84,9 @@ pub fn concurrency(max_instances: u32) -> usize {
     (2 * cpus).max(4).min(max_instances.max(1) as usize)
 }
 
-/// The router: everything goes to [`handle`], through a CORS layer when
-/// origins are allowed ([`AppState::with_allowed_origins`]).
+/// The router: everything goes to [`handle`].
 pub fn router(state: Arc<AppState>) -> Router {
-    let cors = cors_layer(&state.allowed_origins);
-    let router = Router::new().fallback(handle).with_state(state);
-    match cors {
-        Some(layer) => router.layer(layer),
-        None => router,
-    }
-}
-
-/// How long a browser may cache a preflight answer.
-const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(600);
-
-/// CORS for `origins`: their requests may read the answers, and their
-/// preflights (`OPTIONS` with `Access-Control-Request-Method`) are answered
-/// here for the API's methods and a JSON `Content-Type`. No credentials:
-/// the API takes its tokens in the request, never from cookies.
-fn cors_layer(origins: &[HeaderValue]) -> Option<CorsLayer> {
-    use axum::http::Method;
-    (!origins.is_empty()).then(|| {
-        CorsLayer::new()
-            .allow_origin(AllowOrigin::list(origins.iter().cloned()))
-            .allow_methods([
-                Method::GET,
-                Method::POST,
-                Method::PUT,
-                Method::PATCH,
-                Method::DELETE,
-            ])
-            .allow_headers([CONTENT_TYPE])
-            .max_age(PREFLIGHT_MAX_AGE)
-    })
+    Router::new().fallback(handle).with_state(state)
 }
 
 /// Serves `listener` until `shutdown` completes, then finishes in-flight requests.
@@ -157,6 +129,16 @@ enum ReadBody {
     TooLarge {
         drained: bool,
     },
+}
+
+impl ReadBody {
+    /// Whether some of the body is still on the wire (too large to drain).
+    fn unread(&self) -> Unread {
+        match self {
+            Self::Complete(_) | Self::TooLarge { drained: true } => Unread::No,
+            Self::TooLarge { drained: false } => Unread::Yes,
+        }
+    }
 }
 
 /// Most bytes of an over-limit body read and thrown away so that its client
@@ -213,12 +195,28 @@ async fn drain(body: &mut Body, mut seen: u64) -> bool {
         .unwrap_or(false)
 }
 
-/// The one handler.
+/// The one handler: CORS around [`serve_request`] (a preflight of an allowed
+/// origin is answered here; see [`crate::cors`]).
 async fn handle(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
+    if let Some(preflight) = state.cors.preflight(request.method(), request.headers()) {
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = preflight.status;
+        *response.headers_mut() = preflight.headers;
+        return response;
+    }
+    let origin = request.headers().get(ORIGIN).cloned();
+    let mut response = serve_request(&state, peer, request).await;
+    state.cors.decorate(origin.as_ref(), response.headers_mut());
+    response
+}
+
+/// The answer to one request: the console's file, the test clock's, or
+/// the module's.
+async fn serve_request(state: &Arc<AppState>, peer: SocketAddr, request: Request) -> Response {
     let started = Instant::now();
     let (parts, body) = request.into_parts();
     // Methods are case-sensitive (RFC 9110): `post` is not POST.
@@ -235,10 +233,9 @@ async fn handle(
         if let Some(answer) = console::answer(&method, &path, if_none_match.as_deref()) {
             // A console request has no use for a body: any is drained (so
             // that its client can read the answer) and thrown away.
-            let unread = match read_body(body, 0, declared).await {
-                Ok(ReadBody::Complete(_) | ReadBody::TooLarge { drained: true }) => Unread::No,
-                Ok(ReadBody::TooLarge { drained: false }) | Err(_) => Unread::Yes,
-            };
+            let unread = read_body(body, 0, declared)
+                .await
+                .map_or(Unread::Yes, |body| body.unread());
             return console_response(&method, &path, &answer, started, unread);
         }
     }
@@ -253,10 +250,7 @@ async fn handle(
     };
     // A body left unread (too large to drain) is still on the wire: the
     // connection cannot carry another request.
-    let unread = match body {
-        ReadBody::Complete(_) | ReadBody::TooLarge { drained: true } => Unread::No,
-        ReadBody::TooLarge { drained: false } => Unread::Yes,
-    };
+    let unread = body.unread();
     let clock = state.service.clock();
     if clock.is_test() && path == test_clock::PATH {
         let seen = match &body {
@@ -341,23 +335,11 @@ fn console_response(
     let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     // The path only: the query string is never logged.
     tracing::info!(method, path, http_status, elapsed_us, "console");
-    let mut builder = Response::builder().status(status);
-    if unread == Unread::Yes {
-        builder = builder.header(CONNECTION, HeaderValue::from_static("close"));
-    }
-    for (name, value) in &answer.headers {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
-            builder = builder.header(name, value);
-        }
-    }
-    builder.body(Body::from(answer.body)).unwrap_or_else(|_| {
-        let mut fallback = Response::new(Body::empty());
-        *fallback.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-        fallback
-    })
+    let headers = answer
+        .headers
+        .iter()
+        .map(|(name, value)| (*name, value.as_str()));
+    assemble(status, unread, headers, Body::from(answer.body))
 }
 
 /// Logs the request line and builds the response.
@@ -374,29 +356,45 @@ fn respond(
 }
 
 fn build_response(status: StatusCode, response: &HttpResponse, unread: Unread) -> Response {
+    // The module's headers, except those the host sets itself.
+    let headers = response
+        .headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .filter(|(name, _)| {
+            ![CONTENT_TYPE, CONTENT_LENGTH, CONNECTION]
+                .iter()
+                .any(|own| own.as_str().eq_ignore_ascii_case(name))
+        })
+        .chain([("content-type", "application/json")]);
+    assemble(status, unread, headers, Body::from(response.body.clone()))
+}
+
+/// A response of `status` with `headers` (any that is not valid HTTP left
+/// out) and `body`; `Connection: close` when the request body is unread.
+fn assemble<'a>(
+    status: StatusCode,
+    unread: Unread,
+    headers: impl Iterator<Item = (&'a str, &'a str)>,
+    body: Body,
+) -> Response {
     let mut builder = Response::builder().status(status);
     if unread == Unread::Yes {
         builder = builder.header(CONNECTION, HeaderValue::from_static("close"));
     }
-    for (name, value) in &response.headers {
-        let (Ok(name), Ok(value)) = (
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_str(value),
-        ) else {
-            continue;
-        };
-        if name != CONTENT_TYPE && name != CONTENT_LENGTH && name != CONNECTION {
+        ) {
             builder = builder.header(name, value);
         }
     }
-    builder
-        .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-        .body(Body::from(response.body.clone()))
-        .unwrap_or_else(|_| {
-            let mut fallback = Response::new(Body::empty());
-            *fallback.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-            fallback
-        })
+    builder.body(body).unwrap_or_else(|_| {
+        let mut fallback = Response::new(Body::empty());
+        *fallback.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+        fallback
+    })
 }
 
 /// Longest `app` a log line carries.

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod console;
+pub mod cors;
 pub mod datadir;
 pub mod engine;
 pub mod error;

@@ -11,6 +11,7 @@ const ALICE = ['alice', 'alice-console-password-9c1e'];
 const SECRET_VALUE = 'console-secret-value-5d2b8e';
 const PLAIN_VALUE = 'plain-value-kept-41aa';
 const EDITED_VALUE = 'edited-value-77c0';
+const SEALED_VALUE = 'sealed-value-e41f';
 
 let browser;
 before(async () => {
@@ -19,6 +20,12 @@ before(async () => {
 after(async () => {
   await browser?.close();
 });
+
+/** The label of a known session whose text starts with `prefix`. */
+async function sessionLabel(page, prefix) {
+  const labels = await page.locator('#target-pick option').allTextContents();
+  return labels.find((label) => label.startsWith(prefix));
+}
 
 /** Every UST and value the page sent, read off its requests (to look for them in the logs). */
 function watchSecrets(page) {
@@ -38,6 +45,9 @@ function watchSecrets(page) {
   return usts;
 }
 
+/** Uncaught errors of the pages, checked by a test of each suite. */
+const pageErrors = [];
+
 describe('sessions view against a real host', () => {
   let host;
   let page;
@@ -46,7 +56,7 @@ describe('sessions view against a real host', () => {
     host = await startHost({ [ADMIN[0]]: [ADMIN[1], true], [ALICE[0]]: [ALICE[1], false] });
     page = await browser.newPage();
     usts = watchSecrets(page);
-    page.on('pageerror', (err) => assert.fail(`page error: ${err.message}`));
+    page.on('pageerror', (err) => pageErrors.push(err.message));
   });
   after(async () => {
     await page?.close();
@@ -54,6 +64,8 @@ describe('sessions view against a real host', () => {
   });
 
   const row = (name) => page.locator(`#attrs tr[data-name="${name}"]`);
+  const ownSessionLabel = () => sessionLabel(page, 'my own session');
+  const aliceLabel = () => sessionLabel(page, 'alice');
 
   test('the host serves the console and a super-user signs in', async () => {
     await page.goto(`${host.base}/console/`);
@@ -64,6 +76,14 @@ describe('sessions view against a real host', () => {
     await signin.getByRole('button', { name: 'Sign in' }).click();
     await page.locator('#whoami').getByText('Signed in as admin (CRM)').waitFor();
     assert.equal(await signin.isHidden(), true);
+    // The on-screen log of requests shows neither the password nor a whole UST.
+    await page.locator('#exchanges summary').click();
+    const log = await page.locator('#exchange-log').textContent();
+    assert.match(log, /POST \/zato\/sso\/user\/login/);
+    assert.match(log, /‹password›/);
+    assert.equal(log.includes(ADMIN[1]), false, 'password shown');
+    for (const ust of usts) assert.equal(log.includes(ust), false, 'a whole UST shown');
+    await page.locator('#exchanges summary').click();
     assert.equal(await page.locator('#attrs .empty').textContent(), 'No live attributes in this session.');
   });
 
@@ -179,6 +199,43 @@ describe('sessions view against a real host', () => {
     assert.equal(await page.getByRole('alert').textContent(), 'Created once.');
   });
 
+  test('edit decrypts a sealed value first, so a set keeps it', async () => {
+    await write('Create', 'sealed-edit', SEALED_VALUE, { encrypt: 'true' });
+    await row('sealed-edit').locator('.sealed').waitFor();
+    await row('sealed-edit').getByRole('button', { name: 'Edit sealed-edit' }).click();
+    const form = page.locator('#write');
+    await form.getByLabel('Value').and(page.locator(':focus')).waitFor();
+    assert.equal(await form.getByLabel('Value').inputValue(), SEALED_VALUE);
+    assert.equal(await form.getByLabel('Set').isChecked(), true);
+  });
+
+  test('a listing still running for the previous target session is not shown', async () => {
+    // Hold the answer with alice's attributes until the console has moved
+    // to another session.
+    let release;
+    const held = new Promise((resolve) => { release = resolve; });
+    let seen;
+    const seenRequest = new Promise((resolve) => { seen = resolve; });
+    const listing = (url) => url.pathname === '/zato/sso/session/attr' && url.searchParams.get('decrypt') === 'false';
+    await page.route(listing, async (route) => {
+      seen(route.request());
+      await held;
+      await route.continue();
+    }, { times: 1 });
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    const request = await seenRequest;
+    await page.getByLabel('Known sessions').selectOption({ label: (await ownSessionLabel()) });
+    await page.locator('#attrs .empty').waitFor();
+    const finished = page.waitForEvent('requestfinished', (r) => r === request);
+    release();
+    await finished;
+    await page.waitForTimeout(200); // time for a stale answer to be drawn, if it were
+    assert.equal(await page.locator('#attrs .empty').count(), 1, 'the own session has no attribute');
+    assert.equal(await row('keep-me').count(), 0, "alice's attributes are not shown");
+    await page.getByLabel('Known sessions').selectOption({ label: (await aliceLabel()) });
+    await row('keep-me').waitFor();
+  });
+
   test('a batch with a failing item writes nothing and names the item', async () => {
     const batch = page.locator('#batch');
     await batch.getByLabel('Operation').selectOption('POST');
@@ -212,14 +269,23 @@ describe('sessions view against a real host', () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.locator('#signin').waitFor();
     assert.equal(await page.locator('#workspace').isHidden(), true);
-    assert.equal(await page.locator('#attrs').innerHTML(), '');
+    assert.match(await page.getByRole('alert').textContent(), /^Signed out: the sessions this console opened are ended/);
+    // Nothing of the session is left in the page for the next person.
+    const html = await page.content();
+    for (const secret of [...usts, ADMIN[1], ALICE[1], SECRET_VALUE, PLAIN_VALUE, EDITED_VALUE, SEALED_VALUE, 'keep-me']) {
+      assert.equal(html.includes(secret), false, `the page still holds ${secret.slice(0, 4)}…`);
+    }
+  });
+
+  test('the pages raised no uncaught error', () => {
+    assert.deepEqual(pageErrors, []);
   });
 
   test('the host logged no UST, password or value', () => {
     const log = host.log();
     assert.ok(usts.size >= 2, 'the page sent USTs');
     assert.match(log, /\/zato\/sso\/session\/attr/, 'the host logged the requests');
-    for (const secret of [...usts, ADMIN[1], ALICE[1], SECRET_VALUE, PLAIN_VALUE, EDITED_VALUE]) {
+    for (const secret of [...usts, ADMIN[1], ALICE[1], SECRET_VALUE, PLAIN_VALUE, EDITED_VALUE, SEALED_VALUE]) {
       assert.equal(log.includes(secret), false, `the log holds a secret (${secret.slice(0, 4)}…)`);
     }
   });
@@ -235,7 +301,7 @@ describe('playground with no server', () => {
     page.on('request', (request) => {
       if (request.url().includes('/zato/')) apiCalls.push(request.url());
     });
-    page.on('pageerror', (err) => assert.fail(`page error: ${err.message}`));
+    page.on('pageerror', (err) => pageErrors.push(err.message));
   });
   after(async () => {
     await page?.close();
@@ -245,8 +311,12 @@ describe('playground with no server', () => {
   test('the tabs follow the keyboard', async () => {
     await page.goto(`${site.base}/`);
     await page.getByRole('tab', { name: 'Sessions' }).focus();
-    await page.keyboard.press('ArrowRight');
-    assert.equal(await page.getByRole('tab', { name: 'Playground' }).getAttribute('aria-selected'), 'true');
+    const selected = async () => (await page.getByRole('tab', { selected: true }).textContent());
+    for (const [key, tab] of [['ArrowRight', 'Playground'], ['ArrowLeft', 'Sessions'], ['End', 'Playground'], ['Home', 'Sessions'], ['ArrowLeft', 'Playground']]) {
+      await page.keyboard.press(key);
+      assert.equal(await selected(), tab, key);
+      assert.equal(await page.evaluate(() => document.activeElement.textContent), tab, `${key} moves the focus`);
+    }
     assert.equal(await page.locator('#panel-playground').isVisible(), true);
     assert.equal(await page.locator('#panel-console').isVisible(), false);
   });
@@ -287,8 +357,9 @@ describe('playground with no server', () => {
     assert.match(await page.locator('#pg-response').textContent(), /^HTTP 403/);
   });
 
-  test('nothing reached a server', () => {
+  test('nothing reached a server, and no uncaught error', () => {
     assert.deepEqual(apiCalls, []);
+    assert.deepEqual(pageErrors, []);
   });
 });
 
@@ -300,7 +371,7 @@ describe('the static folder on another origin', () => {
     site = await startStaticServer();
     host = await startHost({ [ADMIN[0]]: [ADMIN[1], true] }, ['--allow-origin', site.base]);
     page = await browser.newPage();
-    page.on('pageerror', (err) => assert.fail(`page error: ${err.message}`));
+    page.on('pageerror', (err) => pageErrors.push(err.message));
   });
   after(async () => {
     await page?.close();
@@ -322,5 +393,6 @@ describe('the static folder on another origin', () => {
     await form.getByLabel('Value').fill('works');
     await form.getByRole('button', { name: 'Send' }).click();
     await page.locator('#attrs tr[data-name="cross-origin"]').waitFor();
+    assert.deepEqual(pageErrors, []);
   });
 });

@@ -19,6 +19,8 @@ const SOURCES: &str = "www/src";
 pub const DIST: &str = "www/dist";
 /// Where the package's browser build goes inside [`DIST`].
 const VENDOR: &str = "vendor/sessattr";
+/// The package's entry files for other runtimes, left out of [`VENDOR`].
+const NOT_FOR_BROWSERS: [&str; 3] = ["node.js", "workerd.js", "portable.js"];
 /// The module file, in [`NODE_OUT_DIR`].
 const MODULE: &str = "sessattr_wasm_bg.wasm";
 
@@ -32,6 +34,8 @@ pub fn build_console() -> Result<()> {
     let pkg = root.join(PKG_DIR);
     let mut vendored = Vec::new();
     list_files(&pkg.join("src"), Path::new("src"), &mut vendored)?;
+    // The entries of other runtimes, which a browser never loads.
+    vendored.retain(|(_, rel)| !NOT_FOR_BROWSERS.iter().any(|name| rel.ends_with(name)));
     vendored.push((
         root.join(NODE_OUT_DIR).join(MODULE),
         Path::new("dist/node").join(MODULE),
@@ -44,16 +48,20 @@ pub fn build_console() -> Result<()> {
     sync_tree(&files, &root.join(DIST))
 }
 
-/// Every file under `dir` (recursively, sorted) as (path, path relative to
-/// `dir` under `rel`).
+/// Every file under `dir` (recursively, sorted, symbolic links followed,
+/// names starting with `.` left out) as (path, path relative to `dir`
+/// under `rel`).
 pub fn list_files(dir: &Path, rel: &Path, out: &mut Vec<(PathBuf, PathBuf)>) -> Result<()> {
     let mut entries: Vec<_> = fs::read_dir(dir)
         .with_context(|| format!("reading {}", dir.display()))?
         .collect::<Result<_, _>>()?;
     entries.sort_by_key(fs::DirEntry::file_name);
     for entry in entries {
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
         let (path, rel) = (entry.path(), rel.join(entry.file_name()));
-        if entry.file_type()?.is_dir() {
+        if fs::metadata(&path)?.is_dir() {
             list_files(&path, &rel, out)?;
         } else {
             out.push((path, rel));

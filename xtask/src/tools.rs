@@ -237,8 +237,11 @@ fn ensure_debian_package(package: &str, programs: &[&str], needed_by: &str) -> R
     progress(&format!(
         "installing Debian's {package} package with apt-get…"
     ));
+    // Checked up front, so that a refusal names the install, not the update.
+    let install = ["apt-get", "install", "-y", package];
+    as_root(&install)?;
     run(&mut as_root(&["apt-get", "update"])?)
-        .and_then(|()| run(&mut as_root(&["apt-get", "install", "-y", package])?))
+        .and_then(|()| run(&mut as_root(&install)?))
         .with_context(|| format!("could not install Debian's {package}, which {needed_by} need"))?;
     if !programs.iter().all(found) {
         bail!(
@@ -257,8 +260,8 @@ fn as_root(args: &[&str]) -> Result<Command> {
     let sudo = !root && output(Command::new("sudo").arg("--version"))?.is_some();
     if !root && !sudo {
         bail!(
-            "installing Debian packages needs root or sudo; as root, run `apt-get install {}`",
-            args.last().copied().unwrap_or_default()
+            "this needs root or sudo, which are not available; as root, run `{}`",
+            args.join(" ")
         );
     }
     let mut command = Command::new(if sudo { "sudo" } else { "env" });

@@ -2,12 +2,13 @@
 // work on its attributes through the server's REST API.
 //
 // Every UST lives in this module's memory only (never in localStorage,
-// sessionStorage, cookies or the URL of the page).
+// sessionStorage, cookies or the URL of the page), and sign-out clears
+// every trace of the session from the page.
 
-import { byId, el, maskUsts, onSubmit, pretty, shortTime } from './dom.js';
+import { byId, el, maskSecrets, onSubmit, pretty, shortTime } from './dom.js';
 import { ApiError, PATHS, Server } from './server.js';
 import { AttributeList } from './attributes.js';
-import { bindWriteForms } from './write-forms.js';
+import { InputError, bindWriteForms } from './write-forms.js';
 
 /** What the console knows while signed in; `null` when signed out. */
 let state = null;
@@ -21,29 +22,43 @@ function alertBox(message, kind = 'error') {
   if (message && kind === 'error') box.scrollIntoView({ block: 'nearest' });
 }
 
-/** Runs `task`; shows its ApiError (or any error) in the alert box. Resolves to its result or undefined. */
+/**
+ * Runs `task`, the work of one user action: the alert box is cleared
+ * first, then shows the task's error (an ApiError's code and meaning, an
+ * InputError's text) or `success` (text, or a function of the result
+ * giving it). Resolves to the task's result, or
+ * undefined when it failed.
+ */
 async function guarded(task, success) {
+  alertBox('');
   try {
     const result = await task();
-    if (success) alertBox(success, 'ok');
+    if (success) alertBox(typeof success === 'function' ? success(result) : success, 'ok');
     return result;
   } catch (err) {
-    alertBox(err instanceof ApiError ? err.message : `Unexpected error: ${err.message}`);
+    const known = err instanceof ApiError || err instanceof InputError;
+    alertBox(known ? err.message : `Unexpected error: ${err.message}`);
     return undefined;
   }
 }
 
-/** The fields every attribute call carries. */
+/** The session fields every attribute call carries (they win over any typed in a batch). */
 function target() {
   return { current_ust: state.me.ust, target_ust: state.targetUst, current_app: state.app };
 }
 
+/** Sends an attribute call on the target session. */
+function onTarget(method, path, fields) {
+  return state.server.call(method, path, { ...fields, ...target() });
+}
+
+/** Adds an exchange to "Last requests", USTs and passwords masked. */
 function logExchange({ method, path, fields, status, body }) {
   const log = byId('exchange-log');
-  const answer = body ? pretty(body) : '(no JSON answer)';
+  const answer = body ? pretty(maskSecrets(body)) : '(no JSON answer)';
   log.prepend(el('li', {},
     el('p', {}, el('strong', {}, `${method} ${path}`), ` → HTTP ${status || 'no answer'}`),
-    el('pre', { class: 'output' }, `${pretty(maskUsts(fields))}\n\n${answer}`)));
+    el('pre', { class: 'output' }, `${pretty(maskSecrets(fields))}\n\n${answer}`)));
   while (log.children.length > 20) log.lastChild.remove();
 }
 
@@ -56,23 +71,28 @@ async function signIn(event) {
   const login = await guarded(() => server.call('POST', PATHS.login, { username, password: form.password.value, current_app: app }));
   if (!login) return;
   form.password.value = '';
-  const owner = await guarded(() => server.call('GET', PATHS.user, { ust: login.ust, current_app: app }));
+  const owner = await server.call('GET', PATHS.user, { ust: login.ust, current_app: app }).catch(() => null);
+  const isSuperUser = owner?.is_super_user === true;
   state = {
     server,
     app,
-    me: { username, ust: login.ust, expiration_time: login.expiration_time, isSuperUser: owner?.is_super_user === true },
+    me: { username, ust: login.ust },
     sessions: [{ label: `my own session (${username})`, ust: login.ust, mine: true }],
     targetUst: login.ust,
   };
   state.list = new AttributeList(byId('attrs'), {
-    call: (method, path, fields) => state.server.call(method, path, { ...target(), ...fields }),
+    call: onTarget,
     onError: (err) => alertBox(err.message),
     onEdit: (attr) => editForm(attr),
   });
   byId('signin').hidden = true;
   byId('workspace').hidden = false;
-  byId('whoami').textContent = `Signed in as ${username} (${app}); session expires ${shortTime(login.expiration_time)}.`;
-  alertBox(state.me.isSuperUser ? '' : `${username} is not a super-user: attribute calls will answer E005001 not allowed.`, 'warn');
+  const whoami = byId('whoami');
+  whoami.textContent = `Signed in as ${username} (${app}); session expires ${shortTime(login.expiration_time)}.`;
+  if (!isSuperUser) {
+    whoami.append(' ', el('strong', { class: 'warn-text' },
+      `${username} is not a super-user: every attribute call answers E005001 not allowed.`));
+  }
   renderSessions();
   await openTarget(login.ust);
   byId('target-pick').focus();
@@ -80,32 +100,45 @@ async function signIn(event) {
 
 async function signOut() {
   if (!state) return;
-  const { server, app, sessions } = state;
-  state.list.stop();
+  const { server, app, sessions, list } = state;
+  list.stop();
   state = null;
-  // End the sessions this console opened (best effort), then forget them all.
+  // End the sessions this console opened, then forget every token and
+  // every value shown.
+  let unended = 0;
   for (const session of sessions.filter((s) => s.mine || s.loggedInHere)) {
-    await server.call('POST', PATHS.logout, { ust: session.ust, current_app: app }).catch(() => {});
+    await server.call('POST', PATHS.logout, { ust: session.ust, current_app: app }).catch(() => { unended += 1; });
   }
-  byId('exchange-log').replaceChildren();
-  byId('attrs').replaceChildren();
+  for (const id of ['write', 'batch', 'target-paste', 'test-login-form', 'signin']) byId(id).reset();
+  for (const id of ['exchange-log', 'attrs', 'target-pick']) byId(id).replaceChildren();
+  for (const id of ['session-info', 'whoami', 'batch-result']) byId(id).textContent = '';
+  byId('batch-result').hidden = true;
+  byId('test-login').open = false;
   byId('workspace').hidden = true;
   byId('signin').hidden = false;
-  alertBox('Signed out; the console holds no token any more.', 'ok');
+  alertBox(unended === 0
+    ? 'Signed out: the sessions this console opened are ended, and it holds no token any more.'
+    : `Signed out here, but ${unended} session(s) could not be ended (the server did not answer): they stay valid until they expire.`,
+  unended === 0 ? 'ok' : 'warn');
   byId('signin-username').focus();
 }
 
 function renderSessions() {
   const pick = byId('target-pick');
-  pick.replaceChildren(...state.sessions.map((session) =>
-    el('option', { value: session.ust, selected: session.ust === state.targetUst }, `${session.label} — …${session.ust.slice(-6)}`)));
+  pick.replaceChildren(...state.sessions.map((session, index) =>
+    el('option', { value: String(index), selected: session.ust === state.targetUst }, `${session.label} — …${session.ust.slice(-6)}`)));
 }
 
 /** Makes `ust` the target session and lists its attributes. */
 async function openTarget(ust) {
   state.targetUst = ust;
   renderSessions();
-  const info = await guarded(() => state.server.call('GET', PATHS.session, target()));
+  // Part of the action that chose the target: its message (or error) stays.
+  const info = await state.server.call('GET', PATHS.session, target()).catch((err) => {
+    alertBox(err.message);
+    return null;
+  });
+  if (!state) return;
   byId('session-info').textContent = info
     ? `Session created ${shortTime(info.creation_time)}, expires ${shortTime(info.expiration_time)}, from ${info.remote_addr || '—'}.`
     : 'This session could not be read.';
@@ -115,6 +148,7 @@ async function openTarget(ust) {
 async function pasteTarget(event) {
   const ust = event.currentTarget.ust.value.trim();
   if (!ust) return;
+  alertBox('');
   event.currentTarget.ust.value = '';
   if (!state.sessions.some((s) => s.ust === ust)) state.sessions.push({ label: 'pasted session', ust });
   await openTarget(ust);
@@ -123,42 +157,56 @@ async function pasteTarget(event) {
 async function testLogin(event) {
   const form = event.currentTarget;
   const username = form.username.value.trim();
-  const login = await guarded(
-    () => state.server.call('POST', PATHS.login, { username, password: form.password.value, current_app: state.app }),
-    `Logged in ${username}; their session is now the target.`);
-  if (!login) return;
+  const password = form.password.value;
   form.password.value = '';
+  const login = await guarded(
+    () => state.server.call('POST', PATHS.login, { username, password, current_app: state.app }),
+    `Logged in ${username}; their session is now the target.`);
+  if (!login || !state) return;
   state.sessions.push({ label: `${username} (logged in here)`, ust: login.ust, loggedInHere: true });
   await openTarget(login.ust);
 }
 
-/** Fills the single-write form from a listed attribute (for set/update). */
-function editForm(attr) {
+/**
+ * Fills the single-write form from a listed attribute, for a set. An
+ * encrypted value is decrypted first, so that a set that changes only the
+ * expiry does not overwrite the value with an empty one.
+ */
+async function editForm(attr) {
+  let value = attr.is_encrypted ? attr.shown : attr.value;
+  if (value === null) {
+    const answer = await guarded(() => onTarget('GET', PATHS.attr, { name: attr.name, decrypt: true }));
+    if (!answer?.found) return;
+    value = answer.value;
+  }
   const form = byId('write');
   form.op.value = 'PUT';
   form.name.value = attr.name;
-  // An encrypted value is filled in only once decrypted on screen.
-  const sealed = attr.is_encrypted && attr.shown === null;
-  form.value.value = attr.is_encrypted ? (attr.shown ?? '') : attr.value;
+  form.value.value = value;
   form.encrypt.value = '';
   form.expiration.value = '';
   form.value.focus();
-  if (sealed) alertBox(`${attr.name} is encrypted and not decrypted here: type its new value (it stays encrypted).`, 'warn');
 }
 
 /** Wires the Sessions tab. */
 export function startConsole() {
-  const server = byId('signin-server');
-  if (!/^https?:$/.test(location.protocol)) server.value = 'http://127.0.0.1:17010';
   onSubmit(byId('signin'), signIn);
   byId('signout').addEventListener('click', signOut);
-  byId('target-pick').addEventListener('change', (event) => openTarget(event.currentTarget.value));
+  byId('target-pick').addEventListener('change', (event) => {
+    const session = state?.sessions[Number(event.currentTarget.value)];
+    if (!session) return;
+    alertBox('');
+    openTarget(session.ust);
+  });
   onSubmit(byId('target-paste'), pasteTarget);
   onSubmit(byId('test-login-form'), testLogin);
-  byId('attrs-refresh').addEventListener('click', () => state?.list.refresh());
+  byId('attrs-refresh').addEventListener('click', () => {
+    alertBox('');
+    state?.list.refresh({ manual: true });
+  });
   bindWriteForms({
-    call: (method, path, fields) => state.server.call(method, path, { ...target(), ...fields }),
+    call: onTarget,
     guarded,
-    afterWrite: () => state.list.refresh(),
+    afterWrite: () => state?.list.refresh(),
   });
 }

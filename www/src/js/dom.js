@@ -57,11 +57,22 @@ export function pretty(value) {
   return JSON.stringify(value, null, 2);
 }
 
-/** A copy of a request's fields with every UST shown as `‹UST …last6›` (for on-screen logs). */
-export function maskUsts(fields) {
-  const masked = { ...fields };
-  for (const name of ['current_ust', 'target_ust', 'ust']) {
-    if (typeof masked[name] === 'string') masked[name] = `‹UST …${masked[name].slice(-6)}›`;
+/** Fields that hold a UST. */
+const UST_FIELDS = ['current_ust', 'target_ust', 'ust'];
+
+/**
+ * A copy of `value` (a request's fields or an answer, nested objects and
+ * lists too) for on-screen logs: every UST shown as `‹UST …last6›`, every
+ * password as `‹password›`.
+ */
+export function maskSecrets(value) {
+  if (Array.isArray(value)) return value.map(maskSecrets);
+  if (value === null || typeof value !== 'object') return value;
+  const masked = {};
+  for (const [name, field] of Object.entries(value)) {
+    if (name === 'password') masked[name] = '‹password›';
+    else if (UST_FIELDS.includes(name) && typeof field === 'string') masked[name] = `‹UST …${field.slice(-6)}›`;
+    else masked[name] = maskSecrets(field);
   }
   return masked;
 }

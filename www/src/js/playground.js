@@ -108,7 +108,16 @@ export async function startPlayground() {
   for (const button of form.querySelectorAll('[data-example]')) {
     button.addEventListener('click', () => fill(button.dataset.example));
   }
-  byId('pg-reset').addEventListener('click', () => start().then(() => fill('create')));
+  const reset = byId('pg-reset');
+  reset.addEventListener('click', async () => {
+    reset.disabled = true;
+    try {
+      await start();
+      fill('create');
+    } finally {
+      reset.disabled = false;
+    }
+  });
   onSubmit(form, async () => {
     const method = byId('pg-method').value;
     const path = byId('pg-path').value.trim();

@@ -58,9 +58,11 @@ export class Server {
         credentials: 'omit',
       });
     } catch {
-      const where = this.base || 'this page\'s server';
       this.onExchange({ method, path, fields, status: 0, body: null });
-      throw new ApiError(0, null, `Cannot reach the server (${where}). Is it running?`);
+      const hint = this.base
+        ? `Cannot reach the server at ${this.base}. Is it running, and does it allow this page's origin (sessattr serve --allow-origin ${location.origin})? A console served by a sessattr server talks to that server only.`
+        : 'Cannot reach the server that serves this page. Is it running?';
+      throw new ApiError(0, null, hint);
     }
     let body = null;
     try {

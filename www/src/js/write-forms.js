@@ -6,29 +6,48 @@ import { PATHS } from './server.js';
 
 const VERBS = { POST: 'Created', PUT: 'Set', PATCH: 'Updated', DELETE: 'Deleted' };
 
+/** A mistake in what was typed, caught before anything is sent; its message is shown as it is. */
+export class InputError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'InputError';
+  }
+}
+
 /**
  * The fields of the single-write form. An empty expiration or an unsent
- * encryption choice is left out (SPEC 2.2: never / unchanged, plain / keep);
- * a non-integer expiration is sent as typed so that the server's own
- * validation answers (E008002), never a silent fix here.
+ * encryption choice is left out (SPEC 2.2: never / unchanged, plain / keep).
+ * The expiration is the number the browser read from the field (it checks
+ * 1 … 315 360 000 and whole numbers itself); the server checks it again.
  */
 export function singleFields(form) {
   const fields = { name: form.name.value, value: form.value.value };
   if (form.encrypt.value) fields.encrypt = form.encrypt.value === 'true';
-  const expiration = form.expiration.value.trim();
-  if (expiration) fields.expiration = /^-?\d+$/.test(expiration) ? Number(expiration) : expiration;
+  if (form.expiration.value.trim()) fields.expiration = form.expiration.valueAsNumber;
   return fields;
 }
 
 /**
- * `data` of the batch textarea: a JSON list, or an object with `data`
- * (then its other fields, such as a top-level `encrypt`, are sent too).
+ * The fields of a batch: the textarea's JSON, a list (the `data`) or an
+ * object with a `data` list and top-level fields such as `encrypt`. `get`
+ * and `exists` send their names in the query string, so there `data` must
+ * be a list of strings.
  */
-export function batchFields(text) {
-  const parsed = JSON.parse(text);
-  if (Array.isArray(parsed)) return { data: parsed };
-  if (parsed && typeof parsed === 'object' && Array.isArray(parsed.data)) return parsed;
-  throw new SyntaxError('give a JSON list, or an object with a "data" list');
+export function batchFields(text, namesOnly) {
+  let parsed;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new InputError(`The batch is not valid JSON: ${err.message}`);
+  }
+  const fields = Array.isArray(parsed) ? { data: parsed } : parsed;
+  if (fields === null || typeof fields !== 'object' || !Array.isArray(fields.data)) {
+    throw new InputError('The batch must be a JSON list (the data), or an object with a "data" list.');
+  }
+  if (namesOnly && !fields.data.every((name) => typeof name === 'string')) {
+    throw new InputError('For get and exists, data is a list of names (strings).');
+  }
+  return fields;
 }
 
 /**
@@ -52,17 +71,14 @@ export function bindWriteForms({ call, guarded, afterWrite }) {
   onSubmit(batch, async () => {
     const [method, which] = batch.op.value.split(' ');
     const path = which === 'exists' ? PATHS.exists : PATHS.attr;
-    let fields;
-    try {
-      fields = batchFields(batch.data.value);
-    } catch (err) {
-      await guarded(() => Promise.reject(new Error(`the batch is not valid JSON: ${err.message}`)));
-      return;
-    }
-    const answer = await guarded(() => call(method, path, fields),
-      `${VERBS[method] ? `${VERBS[method]} ${fields.data.length} item(s)` : 'Read'}: all items succeeded.`);
+    let count = 0;
+    const answer = await guarded(async () => {
+      const fields = batchFields(batch.data.value, method === 'GET');
+      count = fields.data.length;
+      return call(method, path, fields);
+    }, () => `${VERBS[method] ?? 'Read'} ${count === 1 ? '1 item' : `${count} items`}: the whole batch succeeded.`);
     output.hidden = !answer;
-    if (answer) output.textContent = pretty(answer.result ?? { status: answer.status, cid: answer.cid });
+    output.textContent = answer ? pretty(answer.result ?? { status: answer.status, cid: answer.cid }) : '';
     if (answer && method !== 'GET') await afterWrite();
   });
 }
