@@ -5,6 +5,7 @@
 //! precondition (`expect`) is checked against the state before the set, and
 //! either all writes happen or none.
 
+pub mod group_commit;
 pub mod memory;
 pub mod redb;
 pub mod redis;
