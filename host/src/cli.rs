@@ -213,6 +213,11 @@ pub struct ServeArgs {
     #[arg(long = "allow-origin", value_name = "ORIGIN", env = "SESSATTR_ALLOW_ORIGIN",
           hide_env = true, value_delimiter = ',', value_parser = crate::cors::parse_origin)]
     pub allow_origins: Vec<String>,
+    /// BENCHMARK ONLY (built with the `bench` feature): run the core
+    /// natively instead of the module, to measure the module's cost.
+    #[cfg(feature = "bench")]
+    #[arg(long, hide = true)]
+    pub bench_native_core: bool,
 }
 
 /// What every user command takes besides its own arguments.

@@ -114,7 +114,14 @@ pub fn serve(data_dir: &Path, settings: &Settings, args: &ServeArgs) -> Result<(
     } else {
         Clock::system()
     };
-    let service = Arc::new(open_service(data_dir, settings, runtime, clock)?);
+    #[allow(unused_mut)]
+    let mut service = open_service(data_dir, settings, runtime, clock)?;
+    #[cfg(feature = "bench")]
+    if args.bench_native_core {
+        tracing::warn!("benchmark build: the core runs natively, not in the module");
+        service.use_native_core();
+    }
+    let service = Arc::new(service);
     if let Some(file) = &settings.file {
         tracing::info!(config = %file.display(), "config file read");
     }

@@ -1,5 +1,10 @@
 //! The module in wasmtime: one engine, the module compiled once, an
-//! `InstancePre`, and a fresh instance (in a fresh `Store`) per operation.
+//! `InstancePre`, and a pool of warm instances (each in its own `Store`):
+//! an operation checks one out, or instantiates a fresh one when none is
+//! idle, and checks it back in when it is done. An instance that trapped,
+//! grew its memory past [`KEEP_MEMORY_BYTES`] or served [`MAX_USES`]
+//! operations is dropped instead, so a fault or a huge request never
+//! lingers.
 //!
 //! Follows wasmtime's `fast_instantiation` example: the pooling allocator
 //! (with an on-demand fallback where the pool cannot be reserved), epoch
@@ -7,6 +12,7 @@
 //! module's imports (wasm-bindgen's JavaScript glue) are defined as traps: the
 //! host ABI never calls them.
 
+use std::sync::Mutex;
 use std::thread;
 use std::time::Duration;
 
@@ -33,6 +39,13 @@ pub const EXPORT_FREE: &str = "sessattr_free";
 pub const EXPORT_STEP: &str = "sessattr_step";
 /// The guest's memory.
 pub const EXPORT_MEMORY: &str = "memory";
+
+/// An instance whose linear memory grew past this is not kept warm (its
+/// memory goes back to the system when it is dropped).
+pub const KEEP_MEMORY_BYTES: usize = 32 << 20;
+/// Operations one instance serves before it is replaced by a fresh one
+/// (bounds the guest allocator's fragmentation).
+pub const MAX_USES: u32 = 10_000;
 
 /// Resource limits of one operation's instance.
 #[derive(Debug, Clone, Copy)]
@@ -65,6 +78,8 @@ struct GuestState {
 pub struct Runtime {
     engine: Engine,
     pre: InstancePre<GuestState>,
+    /// Idle instances, most recently used last.
+    warm: Mutex<Vec<Instance>>,
     limits: GuestLimits,
     pooling: bool,
     label: String,
@@ -113,6 +128,7 @@ impl Runtime {
         let runtime = Self {
             engine,
             pre,
+            warm: Mutex::new(Vec::new()),
             limits,
             pooling,
             label: module_label,
@@ -146,6 +162,41 @@ impl Runtime {
     /// The limits instances run under.
     pub fn limits(&self) -> GuestLimits {
         self.limits
+    }
+
+    /// An instance for one operation: a warm one when one is idle, a fresh
+    /// one otherwise. Hand it back with [`Runtime::check_in`].
+    pub fn check_out(&self) -> Result<Instance, Error> {
+        match self.idle().pop() {
+            Some(instance) => Ok(instance),
+            None => self.instantiate(),
+        }
+    }
+
+    /// Keeps `instance` warm for the next operation, unless it trapped,
+    /// grew past [`KEEP_MEMORY_BYTES`], served [`MAX_USES`] operations, or
+    /// the pool already holds `max_instances` idle ones.
+    pub fn check_in(&self, mut instance: Instance) {
+        instance.uses = instance.uses.saturating_add(1);
+        let keep = !instance.poisoned
+            && instance.uses < MAX_USES
+            && instance.memory.data_size(&instance.store) <= KEEP_MEMORY_BYTES;
+        let mut idle = self.idle();
+        if keep && idle.len() < self.limits.max_instances as usize {
+            idle.push(instance);
+        }
+    }
+
+    /// How many instances are idle and warm now.
+    pub fn idle_instances(&self) -> usize {
+        self.idle().len()
+    }
+
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Instance>> {
+        // The list stays consistent whatever a panicking holder did.
+        self.warm
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// A fresh instance for one operation.
@@ -188,6 +239,8 @@ impl Runtime {
             free,
             step,
             step_ticks,
+            uses: 0,
+            poisoned: false,
         })
     }
 
@@ -273,6 +326,11 @@ fn new_engine(limits: &GuestLimits) -> Result<(Engine, bool), Error> {
 fn base_config() -> Config {
     let mut config = Config::new();
     config.epoch_interruption(true);
+    // BENCHMARK ONLY: let `perf` name the guest's functions.
+    #[cfg(feature = "bench")]
+    if std::env::var_os("SESSATTR_BENCH_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     config
 }
 
@@ -299,7 +357,8 @@ fn guest_error(err: wasmtime::Error) -> Error {
 }
 
 /// One instance of the module in its own store; serves every step of one
-/// operation, then is dropped.
+/// operation at a time, and operation after operation while it stays
+/// healthy ([`Runtime::check_in`]).
 pub struct Instance {
     store: Store<GuestState>,
     memory: Memory,
@@ -310,6 +369,19 @@ pub struct Instance {
     /// Epoch ticks each step may run: the time limit counts the guest's
     /// own work only, not the host's waits on the store between steps.
     step_ticks: u64,
+    /// Operations served so far.
+    uses: u32,
+    /// Set when a call into the guest failed: its state is unknown, so it
+    /// is never reused.
+    poisoned: bool,
+}
+
+impl Instance {
+    /// Marks the instance as unfit for another operation (its guest
+    /// answered something the host could not use).
+    pub fn discard(&mut self) {
+        self.poisoned = true;
+    }
 }
 
 impl Instance {
@@ -370,7 +442,11 @@ impl Step for Instance {
         // A fresh deadline per step: a slow store between two steps (Redis
         // timing out, a lost race's back-off) is not the guest's time.
         self.store.set_epoch_deadline(self.step_ticks);
-        self.call_step(input)
+        let output = self.call_step(input);
+        if output.is_err() {
+            self.poisoned = true;
+        }
+        output
     }
 }
 
@@ -531,6 +607,59 @@ mod tests {
             instance.step(b"{}").expect("step");
             held.push(instance);
         }
+    }
+
+    #[test]
+    fn a_healthy_instance_is_kept_warm_and_served_again() {
+        let runtime = load(fake_module(ABI, "{}", "")).expect("loads");
+        let mut instance = runtime.check_out().expect("instance");
+        instance.step(b"{}").expect("step");
+        runtime.check_in(instance);
+        assert_eq!(runtime.idle_instances(), 1);
+        // The warm one is served: no second instance is made.
+        let mut again = runtime.check_out().expect("warm instance");
+        assert_eq!(runtime.idle_instances(), 0);
+        assert_eq!(again.uses, 1, "the instance checked in before");
+        again.step(b"{}").expect("step");
+        runtime.check_in(again);
+        assert_eq!(runtime.idle_instances(), 1);
+    }
+
+    #[test]
+    fn an_instance_that_trapped_or_was_discarded_is_never_reused() {
+        let runtime = load(fake_module(ABI, "{}", "unreachable")).expect("loads");
+        let mut instance = runtime.check_out().expect("instance");
+        assert!(instance.step(b"{}").is_err());
+        runtime.check_in(instance);
+        assert_eq!(runtime.idle_instances(), 0, "a trapped instance is dropped");
+
+        let healthy = load(fake_module(ABI, "{}", "")).expect("loads");
+        let mut instance = healthy.check_out().expect("instance");
+        instance.discard();
+        healthy.check_in(instance);
+        assert_eq!(
+            healthy.idle_instances(),
+            0,
+            "a discarded instance is dropped"
+        );
+    }
+
+    #[test]
+    fn an_instance_that_grew_past_the_keep_limit_or_served_its_uses_is_dropped() {
+        let pages = u32::try_from(KEEP_MEMORY_BYTES / 65_536 + 1).expect("pages");
+        let grow = format!("i32.const {pages}\nmemory.grow\ndrop");
+        let runtime = load(fake_module(ABI, "{}", &grow)).expect("loads");
+        let mut instance = runtime.check_out().expect("instance");
+        instance.step(b"{}").expect("step");
+        assert!(instance.memory.data_size(&instance.store) > KEEP_MEMORY_BYTES);
+        runtime.check_in(instance);
+        assert_eq!(runtime.idle_instances(), 0, "a grown instance is dropped");
+
+        let small = load(fake_module(ABI, "{}", "")).expect("loads");
+        let mut instance = small.check_out().expect("instance");
+        instance.uses = MAX_USES - 1;
+        small.check_in(instance);
+        assert_eq!(small.idle_instances(), 0, "a worn instance is dropped");
     }
 
     /// The module built from this workspace (raw cargo output and the

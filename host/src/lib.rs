@@ -19,6 +19,8 @@ pub mod keyfile;
 pub mod keys;
 pub mod logging;
 pub mod module_source;
+#[cfg(feature = "bench")]
+pub mod native;
 pub mod retry;
 pub mod runner;
 pub mod service;

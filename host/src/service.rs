@@ -1,4 +1,4 @@
-//! The host's one entry point for operations: a fresh module instance, the
+//! The host's one entry point for operations: a warm module instance, the
 //! step loop, the store, the clock.
 
 use std::sync::{Arc, RwLock};
@@ -23,6 +23,8 @@ pub struct Service {
     clock: Clock,
     locks: RetryLocks,
     budget: NonceBudget,
+    #[cfg(feature = "bench")]
+    native_core: bool,
 }
 
 impl std::fmt::Debug for Service {
@@ -53,6 +55,8 @@ impl Service {
             clock,
             locks: RetryLocks::new(),
             budget: NonceBudget::new(encryption_limit),
+            #[cfg(feature = "bench")]
+            native_core: false,
         }
     }
 
@@ -105,22 +109,42 @@ impl Service {
         &self.runtime
     }
 
-    /// Runs one operation in a fresh instance. Blocking: call it from a
-    /// blocking thread, never from the async runtime's workers.
+    /// Runs one operation in a warm instance (a fresh one when none is
+    /// idle). Blocking: call it from a blocking thread, never from the
+    /// async runtime's workers.
     pub fn execute(&self, op: &Operation) -> Outcome {
-        match self.runtime.instantiate() {
+        let config = self.config();
+        let ctx = runner::Context {
+            store: self.store.as_ref(),
+            config: &config,
+            clock: &self.clock,
+            locks: &self.locks,
+            budget: Some(&self.budget),
+        };
+        #[cfg(feature = "bench")]
+        if self.native_core {
+            return runner::run(&mut crate::native::NativeCore, &ctx, op);
+        }
+        match self.runtime.check_out() {
             Ok(mut instance) => {
-                let config = self.config();
-                let ctx = runner::Context {
-                    store: self.store.as_ref(),
-                    config: &config,
-                    clock: &self.clock,
-                    locks: &self.locks,
-                    budget: Some(&self.budget),
-                };
-                runner::run(&mut instance, &ctx, op)
+                let outcome = runner::run(&mut instance, &ctx, op);
+                if matches!(
+                    outcome.failure,
+                    Some(HostFailure::Module(_) | HostFailure::Rejected(_))
+                ) {
+                    instance.discard();
+                }
+                self.runtime.check_in(instance);
+                outcome
             }
             Err(err) => Outcome::fallback(HostFailure::Module(err.to_string()), 1),
         }
+    }
+
+    /// BENCHMARK ONLY: run the core natively instead of the module, to
+    /// measure what the module costs (`cargo xtask bench`).
+    #[cfg(feature = "bench")]
+    pub fn use_native_core(&mut self) {
+        self.native_core = true;
     }
 }

@@ -19,7 +19,7 @@ const FEATURES = ['--enable-bulk-memory', '--enable-reference-types', '--enable-
 
 const scratch = mkdtempSync(join(tmpdir(), 'sessattr-size-'));
 const raw = readFileSync(module);
-const rows = [['as built (cargo `wasm-release`: opt-level s, LTO; wasm-bindgen; no wasm-opt) — **shipped**', raw]];
+const rows = [['as built (cargo `wasm-release`: opt-level 3, LTO; wasm-bindgen; no wasm-opt) — **shipped**', raw]];
 for (const level of ['-Oz', '-Os', '-O3']) {
   const out = join(scratch, `opt${level}.wasm`);
   execFileSync(wasmOpt, [level, ...FEATURES, module.pathname, '-o', out]);

@@ -26,16 +26,19 @@ USAGE:
     cargo xtask serve [ARGS…]   build, then run `target/release/sessattr serve ARGS…`
                                 and exit with its exit code
     cargo xtask test            build, then cargo fmt --check, clippy (host and wasm
-                                targets), cargo test --release, and the Node tests in
-                                tests/node/; stops at the first failure
+                                targets), cargo test --release, one short pass of every
+                                benchmark, the Node tests in tests/node/ and the
+                                browser tests in tests/browser/; stops at the first
+                                failure
     cargo xtask size            build, then measure the module (raw, gzip, brotli, and
                                 after binaryen's wasm-opt) and rewrite the table in
                                 docs/BENCHMARKS.md
-    cargo xtask bench [NAME…]   install redis-server and wrk if missing, build, then
-                                run the benchmarks (all, or those named: core,
-                                redis-cluster); the load runs rewrite their tables
-                                in docs/BENCHMARKS.md, criterion's (core) print
-                                theirs and keep reports in target/criterion/
+    cargo xtask bench [NAME…]   install redis-server, wrk and the Node benchmarks' npm
+                                packages if missing, build (the host with the
+                                benchmark-only feature `bench`), then run the
+                                benchmarks (all, or those named: size, micro, node,
+                                load, redis-cluster); each rewrites its tables in
+                                docs/BENCHMARKS.md
     cargo xtask help            print this text
 
 ARGUMENTS OF serve:

@@ -61,10 +61,13 @@ fn fmt_check() -> Result<()> {
     run(cargo().args(["fmt", "--all", "--", "--check"]))
 }
 
-/// Clippy on every crate and target, for the host target.
+/// Clippy on every crate and target, for the host target, with the
+/// benchmark-only feature on (so its code and the benchmarks that need it
+/// are linted too; without it that code is only left out).
 fn clippy_host() -> Result<()> {
     run(cargo()
         .args(["clippy", "--locked", "--workspace", "--all-targets"])
+        .args(crate::bench::FEATURES)
         .args(["--", "-D", "warnings"]))
 }
 
