@@ -12,7 +12,9 @@
 //! alone: a fresh instance against a warm one.
 //!
 //! `cargo xtask bench` runs it (criterion; feature `bench` for the
-//! native rows); `cargo test --benches` makes one quick pass.
+//! native rows); `cargo test --benches` makes one quick pass. To compare
+//! two builds of the module, set `SESSATTR_BENCH_MODULE=FILE` (default:
+//! the module built into the host).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 #[path = "../../core/benches/cases/mod.rs"]
@@ -88,7 +90,10 @@ struct Bed {
 
 impl Bed {
     fn new() -> Self {
-        let source = ModuleSource::builtin().expect("the built-in module");
+        let source = match std::env::var_os("SESSATTR_BENCH_MODULE") {
+            Some(path) => ModuleSource::from_file(path.as_ref()).expect("SESSATTR_BENCH_MODULE"),
+            None => ModuleSource::builtin().expect("the built-in module"),
+        };
         Self {
             runtime: Runtime::load(&source, GuestLimits::default()).expect("module"),
             store: MemoryStore::new(),

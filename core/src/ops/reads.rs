@@ -3,6 +3,7 @@
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::cell::RefCell;
 
 use super::Stop;
 use crate::protocol::Need;
@@ -11,6 +12,9 @@ use crate::protocol::Need;
 pub struct Reads<'a> {
     records: &'a BTreeMap<String, Option<String>>,
     scans: &'a BTreeMap<String, Vec<(String, String)>>,
+    /// Keys the operation will want later, asked for with the next need
+    /// so that they come in the same round ([`Reads::also_fetch`]).
+    prefetch: RefCell<Vec<String>>,
 }
 
 impl<'a> Reads<'a> {
@@ -19,7 +23,36 @@ impl<'a> Reads<'a> {
         records: &'a BTreeMap<String, Option<String>>,
         scans: &'a BTreeMap<String, Vec<(String, String)>>,
     ) -> Self {
-        Self { records, scans }
+        Self {
+            records,
+            scans,
+            prefetch: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Asks for `keys` too with the next [`Stop::Need`], whatever it is
+    /// for: keys the operation knows it will read later (its target
+    /// session's attribute index or records), fetched in the same round
+    /// as what it needs now, which saves the embedding a step. Reading
+    /// them early exposes nothing: what is answered is still decided
+    /// after authorization.
+    pub fn also_fetch(&self, keys: impl IntoIterator<Item = String>) {
+        let mut prefetch = self.prefetch.borrow_mut();
+        for key in keys {
+            if !self.records.contains_key(&key) && !prefetch.contains(&key) {
+                prefetch.push(key);
+            }
+        }
+    }
+
+    /// The keys of [`Reads::also_fetch`] not fetched yet and not in `need`.
+    fn prefetched(&self, need: &[String]) -> Vec<String> {
+        self.prefetch
+            .borrow()
+            .iter()
+            .filter(|k| !self.records.contains_key(*k) && !need.contains(k))
+            .cloned()
+            .collect()
     }
 
     /// The records under `keys` (`None` = absent), or [`Stop::Need`] naming
@@ -37,13 +70,15 @@ impl<'a> Reads<'a> {
 
     /// [`Stop::Need`] for the keys not fetched yet, if any.
     fn ask_for_missing<'k>(&self, keys: impl Iterator<Item = &'k str>) -> Result<(), Stop> {
-        let missing: Vec<String> = keys
+        let mut missing: Vec<String> = keys
             .filter(|k| !self.records.contains_key(*k))
             .map(String::from)
             .collect();
         if missing.is_empty() {
             return Ok(());
         }
+        let early = self.prefetched(&missing);
+        missing.extend(early);
         Err(Stop::Need(Need {
             get: missing,
             scan: Vec::new(),
@@ -59,7 +94,7 @@ impl<'a> Reads<'a> {
         match self.scans.get(prefix) {
             Some(found) => Ok(found),
             None => Err(Stop::Need(Need {
-                get: Vec::new(),
+                get: self.prefetched(&[]),
                 scan: alloc::vec![String::from(prefix)],
             })),
         }
@@ -91,6 +126,32 @@ mod tests {
         let keys = [String::from("x"), String::from("a"), String::from("y")];
         match reads.get_all(&keys) {
             Err(Stop::Need(need)) => assert_eq!(need.get, ["x", "y"]),
+            _ => panic!("expected a need"),
+        }
+    }
+
+    #[test]
+    fn keys_to_fetch_early_come_with_the_next_need_once() {
+        let mut records = BTreeMap::new();
+        records.insert(String::from("a"), Some(String::from("1")));
+        let scans = BTreeMap::new();
+        let reads = Reads::new(&records, &scans);
+        // Already fetched, asked twice, or also needed now: asked for once.
+        reads.also_fetch([String::from("a"), String::from("later"), String::from("c")]);
+        reads.also_fetch([String::from("later")]);
+        assert!(
+            matches!(reads.get(["a"]), Ok([Some("1")])),
+            "nothing needed, nothing asked"
+        );
+        match reads.get(["c"]) {
+            Err(Stop::Need(need)) => assert_eq!(need.get, ["c", "later"]),
+            _ => panic!("expected a need"),
+        }
+        match reads.scan("p") {
+            Err(Stop::Need(need)) => {
+                assert_eq!(need.get, ["later", "c"]);
+                assert_eq!(need.scan, ["p"]);
+            }
             _ => panic!("expected a need"),
         }
     }

@@ -31,7 +31,8 @@ pub use write::Write;
 
 /// Steps 1–4 of SPEC 2.3 for an operation that takes `name` or `data`:
 /// the app, the shape, then both sessions. Answers the shape and the
-/// target session.
+/// target session. The target's attribute index is fetched along with the
+/// sessions ([`Reads::also_fetch`](crate::ops::reads::Reads::also_fetch)).
 pub fn begin<'f>(ctx: &Ctx<'_>, fields: &'f Fields) -> Result<(Shape<'f>, LiveSession), Stop> {
     check_app(ctx, &fields.current_app)?;
     let shape = shape(fields, &ctx.config.limits)?;
@@ -39,10 +40,41 @@ pub fn begin<'f>(ctx: &Ctx<'_>, fields: &'f Fields) -> Result<(Shape<'f>, LiveSe
     Ok((shape, target))
 }
 
-/// Steps 3 and 4: the target session, acted on by a super-user.
+/// [`begin`] for get, which reads the records of the names asked for, not
+/// the index: those records are fetched along with the sessions.
+pub fn begin_get<'f>(ctx: &Ctx<'_>, fields: &'f Fields) -> Result<(Shape<'f>, LiveSession), Stop> {
+    check_app(ctx, &fields.current_app)?;
+    let shape = shape(fields, &ctx.config.limits)?;
+    // Items that are not valid names are refused later, in SPEC order.
+    if let (Some(sid), Ok(names)) = (
+        target_sid(fields),
+        items::name_items(&shape, &ctx.config.limits),
+    ) {
+        ctx.reads
+            .also_fetch(names.iter().map(|name| layout::attr_key(&sid, name)));
+    }
+    let (_current, target) = resolve_pair(ctx, &fields.current_ust, &fields.target_ust)?;
+    Ok((shape, target))
+}
+
+/// Steps 3 and 4: the target session, acted on by a super-user; its
+/// attribute index is fetched along with the sessions.
 pub fn target(ctx: &Ctx<'_>, fields: &Fields) -> Result<LiveSession, Stop> {
+    if let Some(sid) = target_sid(fields) {
+        ctx.reads.also_fetch([layout::index_key(&sid)]);
+    }
     let (_current, target) = resolve_pair(ctx, &fields.current_ust, &fields.target_ust)?;
     Ok(target)
+}
+
+/// The session id of a well-formed `target_ust`.
+fn target_sid(fields: &Fields) -> Option<String> {
+    match &fields.target_ust {
+        Some(Value::String(token)) if crate::ust::is_well_formed(token) => {
+            Some(crate::ust::session_id(token))
+        }
+        _ => None,
+    }
 }
 
 /// An attribute as stored: the record text (the precondition of a write

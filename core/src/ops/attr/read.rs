@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 use serde_json::{Map, Value};
 
 use super::items::{Shape, at_item, name_items};
-use super::{begin, read_index, read_named, target, view};
+use super::{begin, begin_get, read_index, read_named, target, view};
 use crate::http::fields::{Fields, opt_bool};
 use crate::ops::auth::check_app;
 use crate::ops::{Ctx, Reply, Stop};
@@ -21,7 +21,7 @@ use crate::store::record::AttrRecord;
 /// GET `/zato/sso/session/attr`; `decrypt` (default true) chooses between
 /// the value in clear and the value as stored.
 pub fn get(ctx: &mut Ctx<'_>, fields: &Fields) -> Result<Reply, Stop> {
-    let (shape, target) = begin(ctx, fields)?;
+    let (shape, target) = begin_get(ctx, fields)?;
     let decrypt = opt_bool(&fields.decrypt, "decrypt must be true or false")?.unwrap_or(true);
     let found = live_named(ctx, &shape, &target.sid)?;
     let many = shape.is_many();
