@@ -19,8 +19,8 @@
 // (the Rust bench calls the core directly, behind the host's body check).
 //
 // The process warms up first (1 s of the small cases, untimed), then each
-// case: a warm-up of 0.25 s, then 3 runs of ~1 s (as many calls as fit, at
-// least 5); a run's figure is its mean microseconds per call (one call =
+// case: a warm-up of 0.25 s, then 3 runs of ~0.5 s (as many calls as fit, at
+// least 3); a run's figure is its mean microseconds per call (one call =
 // one attribute, or one batch of 100). Progress goes to stderr; stdout
 // holds one JSON document:
 //   {"bench":"node-micro","node":"v20…","cases":[{"case":"create/1x64B/plain",
@@ -38,7 +38,7 @@ const COUNTS = [1, 100];
 
 const PLAN = quick
   ? { runs: 1, seconds: 0.05, minCalls: 1, warmSeconds: 0.01, warmCalls: 1, processWarmSeconds: 0.02 }
-  : { runs: 3, seconds: 1, minCalls: 5, warmSeconds: 0.25, warmCalls: 3, processWarmSeconds: 0.25 };
+  : { runs: 3, seconds: 0.5, minCalls: 3, warmSeconds: 0.25, warmCalls: 3, processWarmSeconds: 0.25 };
 
 const names = (count) => Array.from({ length: count }, (_, i) => `attr-${i}`);
 

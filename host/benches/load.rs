@@ -1,5 +1,5 @@
 //! The load benchmarks of `docs/BENCHMARKS.md` (`cargo xtask bench load`):
-//! HTTP on loopback, `wrk` at 64 connections, 10 s after 2 s of warm-up,
+//! HTTP on loopback, `wrk` at 64 connections, 10 s after 1 s of warm-up,
 //! 3 runs of every case, run side by side so that their ratios hold on a
 //! noisy shared machine.
 //!
@@ -76,10 +76,7 @@ impl Host {
     fn start(store: Option<&str>, extra: &[&str]) -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let data = tmp.path().join("data");
-        std::fs::create_dir_all(&data).unwrap();
-        if let Some(url) = store {
-            std::fs::write(data.join("sessattr.toml"), format!("store = \"{url}\"\n")).unwrap();
-        }
+        support::write_config(&data, store);
         let log = tmp.path().join("host.log");
         add_user(&data, &log, "admin", ADMIN_PASSWORD, true);
         add_user(&data, &log, "alice", ALICE_PASSWORD, false);

@@ -4,7 +4,7 @@
 //!
 //! Each case: a fresh 3-master cluster of Debian's `redis-server`, the real
 //! `sessattr` binary(ies) on it, 256 target sessions, and `wrk` at 64
-//! connections: 2 s of warm-up, then 10 s measured, 3 runs. Every request
+//! connections: 1 s of warm-up, then 10 s measured, 3 runs. Every request
 //! is a create of a new name with an encrypted 64-byte value (so each one
 //! writes); any answer other than 200 fails the run. Besides req/s and
 //! latency, the CPU time of the server processes (hosts and redis-servers,
@@ -59,12 +59,7 @@ fn one_run(hosts: usize, pace: Pace) -> Run {
     let tmp = tempfile::tempdir().unwrap();
     let cluster = RedisCluster::start(&tmp.path().join("cluster"));
     let data = tmp.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    std::fs::write(
-        data.join("sessattr.toml"),
-        format!("store = \"{}\"\n", cluster.url()),
-    )
-    .unwrap();
+    support::write_config(&data, Some(&cluster.url()));
     let cli_log = tmp.path().join("cli.log");
     add_user(&data, &cli_log, "admin", ADMIN_PASSWORD, true);
     add_user(&data, &cli_log, "alice", ALICE_PASSWORD, false);

@@ -38,7 +38,7 @@ impl Pace {
         } else {
             Self {
                 runs: 3,
-                warm_up: Duration::from_secs(2),
+                warm_up: Duration::from_secs(1),
                 measured: Duration::from_secs(10),
                 quick,
             }
@@ -388,6 +388,18 @@ pub fn measure(
         cpu_us: cpu as f64 / requests,
         store_cpu_us: store_cpu as f64 / requests,
     }
+}
+
+/// The config file of a benchmark's data dir: the store (redb when
+/// `None`), and cheap argon2 costs, since the 256 logins of the set-up are
+/// not what is measured.
+pub fn write_config(data_dir: &Path, store: Option<&str>) {
+    std::fs::create_dir_all(data_dir).unwrap();
+    let mut text = String::from("[argon2]\nm_cost = 256\nt_cost = 1\np_cost = 1\n");
+    if let Some(url) = store {
+        text.insert_str(0, &format!("store = \"{url}\"\n"));
+    }
+    std::fs::write(data_dir.join("sessattr.toml"), text).unwrap();
 }
 
 /// A Lua list of strings.

@@ -127,7 +127,7 @@ pub fn write_table(quick: bool) -> Result<()> {
         out,
         "Measured {} by `cargo xtask bench micro`. One operation each, run to its decision \
          over records in memory, writes decided but not applied. Criterion medians (95 % \
-         confidence interval) of 20 samples; Node {}: median (min–max) of 3 runs of ~1 s, one \
+         confidence interval) of 20 samples (1 s each case); Node {}: median (min–max) of 3 runs of ~0.5 s, one \
          call at a time through the package's API on `memoryStore()` (which does apply the \
          writes).\n",
         super::today(),
