@@ -1,7 +1,10 @@
 // The module through its raw host ABI (docs/abi.md), exactly as the native
 // host runs it: one `.wasm` for every runtime, every import a stub that throws
 // (the ABI never calls one), entropy and time passed in by the caller.
+import { base64, utf8 } from './encoding.js';
 import { SessattrError } from './errors.js';
+
+export { base64 } from './encoding.js';
 
 /** The step-protocol version this package speaks. */
 export const ABI_VERSION = 4;
@@ -74,16 +77,111 @@ class TagLocks {
   }
 }
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Standard base64 of bytes. */
-export function base64(bytes) {
-  let text = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+/** Bytes of one seed (docs/abi.md: 32 bytes from the OS CSPRNG). */
+const SEED_BYTES = 32;
+/**
+ * Seeds drawn ahead, 32 per `crypto.getRandomValues` call: in Node.js 20 a
+ * call costs several microseconds whatever its length (Web Crypto's checks
+ * and a native call), far more than encoding a seed. Each seed is handed
+ * out once and zeroed as it is taken, so the pool holds only unused ones.
+ * Filled on first use, never at load (Workers refuse to make random values
+ * in global scope).
+ */
+const seedPool = new Uint8Array(32 * SEED_BYTES);
+let seedAt = seedPool.length;
+
+/** A fresh seed: base64 of 32 bytes of the OS CSPRNG. (Exported for the tests.) */
+export function freshSeed() {
+  if (seedAt === seedPool.length) {
+    crypto.getRandomValues(seedPool);
+    seedAt = 0;
   }
-  return btoa(text);
+  const bytes = seedPool.subarray(seedAt, (seedAt += SEED_BYTES));
+  const seed = base64(bytes);
+  bytes.fill(0);
+  return seed;
+}
+
+/**
+ * The JSON text of one attempt's `StepInput`, kept up to date as records
+ * and scans are added, so that a step serializes only what was added since
+ * the last one instead of the whole accumulated input. The text is exactly
+ * `JSON.stringify({config, op, now, seed, records, scans})` of the objects
+ * the step loop used to build. (Exported for the tests.)
+ */
+export class StepInput {
+  #head;
+  #records = new JsonMembers();
+  #scans = new JsonMembers();
+
+  constructor(config, op, now, seed) {
+    // `{"config":…,"op":…,"now":…,"seed":"…"` — the text up to the closing brace.
+    const head = JSON.stringify({ config, op, now, seed }).slice(0, -1);
+    this.#head = head.length > 1 ? `${head},` : head;
+  }
+
+  /** Adds the store's record of `key` (a string, or null when absent). */
+  record(key, value) {
+    this.#records.add(key, value);
+  }
+
+  /** Adds the `[key, record]` pairs a scan of `prefix` found. */
+  scan(prefix, entries) {
+    this.#scans.add(prefix, entries);
+  }
+
+  /** The JSON text. */
+  json() {
+    return `${this.#head}"records":{${this.#records.text}},"scans":{${this.#scans.text}}}`;
+  }
+}
+
+/**
+ * One object of a StepInput (`records` or `scans`) as JSON text without its
+ * braces, written as members are added: always `JSON.stringify(object)` of
+ * a plain `{}` given the same values for the same keys in the same order,
+ * as the step loop used to build it.
+ *
+ * The module's keys (`sa:…`, each new) take the fast way: JSON.stringify
+ * writes an object's string keys in the order they were added, so each is
+ * one member appended to the text. They are kept in a Map, not an object:
+ * V8 gives an object a new hidden class for every distinct key it is given,
+ * which costs more than the serializing. Any other key (one seen before, an
+ * array index, which JSON.stringify writes first, `__proto__`, which an
+ * assignment does not add) switches to the old way for good: the values
+ * are assigned to a plain object and all of it is serialized again.
+ */
+class JsonMembers {
+  text = '';
+  #added = new Map();
+  /** The plain object, once the old way is taken. */
+  #object;
+
+  add(key, value) {
+    if (this.#object === undefined && typeof key === 'string' && key.startsWith('sa:') && !this.#added.has(key) && standalone(value)) {
+      this.#added.set(key, value);
+      const member = `${JSON.stringify(key)}:${JSON.stringify(value)}`;
+      this.text = this.text === '' ? member : `${this.text},${member}`;
+      return;
+    }
+    if (this.#object === undefined) {
+      this.#object = {};
+      for (const [k, v] of this.#added) this.#object[k] = v;
+    }
+    this.#object[key] = value;
+    this.text = JSON.stringify(this.#object).slice(1, -1);
+  }
+}
+
+/**
+ * Whether JSON.stringify writes `value` alone as it writes it as a member:
+ * a string, null, or an array without toJSON (which would be given the
+ * member's key). Records are strings or null, scans arrays of pairs.
+ */
+function standalone(value) {
+  return value === null || typeof value === 'string' || (Array.isArray(value) && typeof value.toJSON !== 'function');
 }
 
 /** An instance of the module with stubbed imports, checked for the ABI version. */
@@ -117,7 +215,12 @@ export class Engine {
 
   /** One step: a `StepInput` object in, a `StepOutput` object out. */
   step(input) {
-    const bytes = encoder.encode(JSON.stringify(input));
+    return this.#step(JSON.stringify(input));
+  }
+
+  /** One step: a `StepInput`'s JSON text in, a `StepOutput` object out. */
+  #step(json) {
+    const bytes = utf8(json);
     try {
       return JSON.parse(this.#call(bytes));
     } catch (err) {
@@ -150,14 +253,7 @@ export class Engine {
     let again = 0;
     try {
       for (let attempt = 0; attempt <= MAX_RETRIES; attempt++) {
-        const input = {
-          config,
-          op,
-          now: clock(),
-          seed: base64(crypto.getRandomValues(new Uint8Array(32))),
-          records: {},
-          scans: {},
-        };
+        const input = new StepInput(config, op, clock(), freshSeed());
         const done = await this.#decide(store, input);
         const ops = done.writes?.ops ?? [];
         if (ops.length === 0 || (await fromStore(() => store.apply(ops), checkApplied))) {
@@ -181,17 +277,15 @@ export class Engine {
 
   async #decide(store, input) {
     for (let round = 0; round < MAX_STEPS; round++) {
-      const out = this.step(input);
+      const out = this.#step(input.json());
       if (out.done) return out.done;
       if (!out.need) throw new Error(`sessattr: the module rejected the step input (${out.rejected})`);
       const keys = out.need.get ?? [];
       if (keys.length > 0) {
         const values = await fromStore(() => store.get(keys), (v) => checkGot(v, keys.length));
-        keys.forEach((key, i) => {
-          input.records[key] = values[i] ?? null;
-        });
+        keys.forEach((key, i) => input.record(key, values[i] ?? null));
       }
-      for (const prefix of out.need.scan ?? []) input.scans[prefix] = await fromStore(() => store.scan(prefix), checkScanned);
+      for (const prefix of out.need.scan ?? []) input.scan(prefix, await fromStore(() => store.scan(prefix), checkScanned));
     }
     throw new Error(`sessattr: no decision after ${MAX_STEPS} steps`);
   }

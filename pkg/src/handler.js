@@ -3,12 +3,14 @@
 // over one engine and one store.
 import { coreConfig } from './config.js';
 import { SessattrError } from './errors.js';
-import { base64 } from './engine.js';
+import { base64 } from './encoding.js';
 import { DEFAULT_BODY_LIMIT, answer, fallbackAnswer, header, httpOp, plainBody, readBody, toResponse } from './http.js';
 
 const ATTR = '/zato/sso/session/attr';
 /** Every option of createHandler (`module` is sessattr/portable's, taken before). */
 const OPTION_NAMES = ['store', 'keys', 'apps', 'limits', 'sessionLifetime', 'argon2', 'onError', 'clock'];
+
+const encoder = new TextEncoder();
 
 /**
  * Creates a handler: `fetch(request)` answers every path of SPEC 2 as the
@@ -54,7 +56,7 @@ export function makeHandler(engine, options) {
 
   /** One HTTP-shaped call; the answer body parsed. */
   const call = async (method, path, fields) => {
-    const bytes = new TextEncoder().encode(fieldsJson(fields));
+    const bytes = encoder.encode(fieldsJson(fields));
     const body = bytes.length > bodyLimit ? '' : base64(bytes);
     const { response } = await run({ http: { method, path, query: '', body, body_too_large: body === '' && bytes.length > 0 } });
     return outcome(response);

@@ -1,7 +1,7 @@
 // HTTP plumbing of the handler: requests in (a fetch `Request`, or the plain
 // object of `handle`), answers out, and the handler's own fallback answers.
 import { SessattrError } from './errors.js';
-import { base64 } from './engine.js';
+import { base64 } from './encoding.js';
 
 /** The request body limit when `limits.body_max_bytes` is not given (SPEC 3). */
 export const DEFAULT_BODY_LIMIT = 1 << 20;
