@@ -123,6 +123,7 @@ for (let run = 0; run < RUNS; run++) {
 }
 const result = {
   bench: 'node-package',
+  node: process.version,
   sessattr: { ops_per_sec: sessattr },
   iron_session: { ops_per_sec: iron },
   iron_session_version: ironVersion(),

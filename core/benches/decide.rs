@@ -59,12 +59,7 @@ fn decide(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    // Short, so that `cargo xtask bench` stays within its time: criterion's
-    // confidence intervals in the table show what the shortness costs.
-    config = Criterion::default()
-        .sample_size(20)
-        .warm_up_time(std::time::Duration::from_millis(500))
-        .measurement_time(std::time::Duration::from_secs(1));
+    config = cases::criterion();
     targets = decide
 }
 criterion_main!(benches);

@@ -204,12 +204,7 @@ fn acquisition(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    // Short, so that `cargo xtask bench` stays within its time: criterion's
-    // confidence intervals in the table show what the shortness costs.
-    config = Criterion::default()
-        .sample_size(20)
-        .warm_up_time(std::time::Duration::from_millis(500))
-        .measurement_time(std::time::Duration::from_secs(1));
+    config = cases::criterion();
     targets = operations, acquisition
 }
 criterion_main!(benches);

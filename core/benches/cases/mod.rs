@@ -11,6 +11,16 @@ use sessattr_core::protocol::{HttpRequest, Operation};
 pub const SIZES: [(&str, usize); 2] = [("64B", 64), ("64KiB", 65_536)];
 /// Attributes per request: the single form, and a batch.
 pub const COUNTS: [usize; 2] = [1, 100];
+/// Criterion's settings of both micro benchmarks: 20 samples, short, so
+/// that `cargo xtask bench` stays within its time (the confidence
+/// intervals in the table show what the shortness costs).
+pub fn criterion() -> criterion::Criterion {
+    criterion::Criterion::default()
+        .sample_size(20)
+        .warm_up_time(std::time::Duration::from_millis(500))
+        .measurement_time(std::time::Duration::from_secs(2))
+}
+
 /// The verbs measured, with their HTTP methods.
 pub const VERBS: [(&str, &str); 2] = [("create", "POST"), ("get", "GET")];
 

@@ -413,88 +413,69 @@ pub fn value_64() -> String {
     "v".repeat(64)
 }
 
-/// A wrk script of sessattr creates: each request creates a new name (its
-/// wrk label and a counter) on one of `targets` in turn, with an
-/// encrypted 64-byte value, on behalf of the super-user session `admin`.
-pub fn create_script(dir: &Path, admin: &str, targets: &[String]) -> PathBuf {
+/// Writes `dir/file`: a wrk script whose requests go round `items` in
+/// turn (`item` in `request_body`, the Lua of `request()` after it is
+/// picked), numbered by `n`, with the wrk label of the run in `salt`.
+fn round_robin_script(dir: &Path, file: &str, items: &[String], request_body: &str) -> PathBuf {
     let script = format!(
-        r#"local targets = {list}
+        r#"local items = {list}
 local n = 0
 function init(args)
   salt = args[1]
 end
 function request()
   n = n + 1
-  local target = targets[(n % #targets) + 1]
-  local body = '{{"current_ust":"{admin}","target_ust":"' .. target ..
+  local item = items[(n % #items) + 1]
+  {request_body}
+end
+"#,
+        list = lua_list(items),
+    );
+    let path = dir.join(file);
+    std::fs::write(&path, script).unwrap();
+    path
+}
+
+/// A wrk script of sessattr creates: each request creates a new name (its
+/// wrk label and a counter) on one of `targets` in turn, with an
+/// encrypted 64-byte value, on behalf of the super-user session `admin`.
+pub fn create_script(dir: &Path, admin: &str, targets: &[String]) -> PathBuf {
+    let request = format!(
+        r#"local body = '{{"current_ust":"{admin}","target_ust":"' .. item ..
     '","current_app":"CRM","name":"n' .. salt .. '-' .. n ..
     '","value":"{value}","encrypt":true}}'
   return wrk.format("POST", "/zato/sso/session/attr",
-    {{["Content-Type"] = "application/json"}}, body)
-end
-"#,
-        list = lua_list(targets),
+    {{["Content-Type"] = "application/json"}}, body)"#,
         value = value_64(),
     );
-    let path = dir.join("create.lua");
-    std::fs::write(&path, script).unwrap();
-    path
+    round_robin_script(dir, "create.lua", targets, &request)
 }
 
 /// A wrk script of sessattr gets: each request reads (and decrypts)
 /// attribute `name` of one of `targets` in turn, its fields in the query
 /// string (USTs are URL-safe).
 pub fn get_script(dir: &Path, admin: &str, targets: &[String], name: &str) -> PathBuf {
-    let script = format!(
-        r#"local targets = {list}
-local n = 0
-function request()
-  n = n + 1
-  local target = targets[(n % #targets) + 1]
-  return wrk.format("GET", "/zato/sso/session/attr?current_ust={admin}&target_ust=" ..
-    target .. "&current_app=CRM&name={name}")
-end
-"#,
-        list = lua_list(targets),
+    let request = format!(
+        r#"return wrk.format("GET", "/zato/sso/session/attr?current_ust={admin}&target_ust=" ..
+    item .. "&current_app=CRM&name={name}")"#
     );
-    let path = dir.join("get.lua");
-    std::fs::write(&path, script).unwrap();
-    path
+    round_robin_script(dir, "get.lua", targets, &request)
 }
 
 /// A wrk script of the Node peer: each request carries one of `cookies`
 /// in turn; creates POST a new name with the 64-byte value, gets read
 /// attribute `a`.
 pub fn peer_script(dir: &Path, cookies: &[String], create: bool) -> PathBuf {
-    let request = if create {
-        format!(
+    if create {
+        let request = format!(
             r#"local body = '{{"name":"n' .. salt .. '-' .. n .. '","value":"{value}"}}'
   return wrk.format("POST", "/attr",
-    {{["Content-Type"] = "application/json", ["Cookie"] = cookie}}, body)"#,
+    {{["Content-Type"] = "application/json", ["Cookie"] = item}}, body)"#,
             value = value_64()
-        )
+        );
+        round_robin_script(dir, "peer-create.lua", cookies, &request)
     } else {
-        r#"return wrk.format("GET", "/attr?name=a", {["Cookie"] = cookie})"#.to_owned()
-    };
-    let script = format!(
-        r#"local cookies = {list}
-local n = 0
-function init(args)
-  salt = args[1]
-end
-function request()
-  n = n + 1
-  local cookie = cookies[(n % #cookies) + 1]
-  {request}
-end
-"#,
-        list = lua_list(cookies),
-    );
-    let path = dir.join(if create {
-        "peer-create.lua"
-    } else {
-        "peer-get.lua"
-    });
-    std::fs::write(&path, script).unwrap();
-    path
+        let request = r#"return wrk.format("GET", "/attr?name=a", {["Cookie"] = item})"#;
+        round_robin_script(dir, "peer-get.lua", cookies, request)
+    }
 }

@@ -67,28 +67,27 @@ fn read_json(path: &Path) -> Result<Value> {
     serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
-/// `12.3 µs (12.1–12.6)`, or `–` when criterion has no figure.
+/// `12.3 (12.1–12.6)` in µs, or `–` when criterion has no figure.
 fn show(estimate: Option<&Estimate>) -> String {
     match estimate {
         Some(e) => format!(
             "{} ({}–{})",
-            micros(e.median),
-            micros(e.lower),
-            micros(e.upper)
+            micros(e.median / 1_000.0),
+            micros(e.lower / 1_000.0),
+            micros(e.upper / 1_000.0)
         ),
         None => "–".into(),
     }
 }
 
-/// Nanoseconds as microseconds, 3 significant digits.
-fn micros(ns: f64) -> String {
-    let us = ns / 1_000.0;
+/// Microseconds to 3 significant digits (at least the units).
+fn micros(us: f64) -> String {
     if us >= 100.0 {
-        format!("{us:.0} µs")
+        format!("{us:.0}")
     } else if us >= 10.0 {
-        format!("{us:.1} µs")
+        format!("{us:.1}")
     } else {
-        format!("{us:.2} µs")
+        format!("{us:.2}")
     }
 }
 
@@ -127,15 +126,15 @@ pub fn write_table(quick: bool) -> Result<()> {
         out,
         "Measured {} by `cargo xtask bench micro`. One operation each, run to its decision \
          over records in memory, writes decided but not applied. Criterion medians (95 % \
-         confidence interval) of 20 samples (1 s each case); Node {}: median (min–max) of 3 runs of ~0.5 s, one \
+         confidence interval) of 20 samples (2 s each case); Node {}: median (min–max) of 3 runs of ~0.5 s, one \
          call at a time through the package's API on `memoryStore()` (which does apply the \
          writes).\n",
         super::today(),
         node["node"].as_str().unwrap_or("?"),
     );
     out.push_str(
-        "| operation | attributes × value | core decision (Rust) | host step loop, core native | \
-         host step loop, module in wasmtime | module / native | Node, npm package |\n\
+        "| operation | attributes × value | core decision (Rust), µs | host step loop, core native, µs | \
+         host step loop, module in wasmtime, µs | module / native | Node, npm package, µs |\n\
          |---|---|---:|---:|---:|---:|---:|\n",
     );
     let mut missing = Vec::new();
@@ -156,7 +155,7 @@ pub fn write_table(quick: bool) -> Result<()> {
             let js = node_us
                 .get(&format!("{verb}/{case}"))
                 .map_or("–".into(), |(us, min, max)| {
-                    format!("{us:.1} µs ({min:.1}–{max:.1})")
+                    format!("{} ({}–{})", micros(*us), micros(*min), micros(*max))
                 });
             let (count, kind) = case.split_once('/').unwrap_or((&case, ""));
             let _ = writeln!(
@@ -173,8 +172,8 @@ pub fn write_table(quick: bool) -> Result<()> {
     let warm = estimates.get("module/instance/warm");
     let _ = writeln!(
         out,
-        "\nInstance acquisition alone: a fresh instance from `InstancePre` {}, a warm one \
-         from the pool (check-out and check-in) {}.",
+        "\nInstance acquisition alone, µs: a fresh instance from `InstancePre` {}, a warm \
+         one from the pool (check-out and check-in) {}.",
         show(fresh),
         show(warm),
     );
