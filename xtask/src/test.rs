@@ -30,9 +30,11 @@ pub fn test() -> Result<()> {
         ("clippy (host target)", clippy_host),
         ("clippy (wasm target)", clippy_wasm),
         ("cargo test --release", cargo_test),
-        ("load benchmarks, one short pass", crate::bench::quick_pass),
         ("node tests", node_tests),
         ("browser tests (web console in Chromium)", browser_tests),
+        // Last: it builds the host with the benchmark-only feature, and the
+        // Node and browser tests above run the production build.
+        ("benchmarks, one short pass", crate::bench::quick_pass),
     ];
     for (index, (name, step)) in steps.iter().enumerate() {
         progress(&format!("[{}/{}] {name}…", index + 1, steps.len()));
