@@ -41,15 +41,17 @@ pub fn begin<'f>(ctx: &Ctx<'_>, fields: &'f Fields) -> Result<(Shape<'f>, LiveSe
 }
 
 /// [`begin`] for get, which reads the records of the names asked for, not
-/// the index: those records are fetched along with the sessions.
+/// the index. The record of a single `name` is fetched along with the
+/// sessions; a `data` list's records are not: fetched before the caller
+/// is authorized, up to 1 000 of them could be read for any request
+/// naming a well-formed target UST.
 pub fn begin_get<'f>(ctx: &Ctx<'_>, fields: &'f Fields) -> Result<(Shape<'f>, LiveSession), Stop> {
     check_app(ctx, &fields.current_app)?;
     let shape = shape(fields, &ctx.config.limits)?;
-    // Items that are not valid names are refused later, in SPEC order.
-    if let (Some(sid), Ok(names)) = (
-        target_sid(fields),
-        items::name_items(&shape, &ctx.config.limits),
-    ) {
+    // A name that is not valid is refused later, in SPEC order.
+    if let (Some(sid), Shape::Single(_)) = (target_sid(fields), &shape)
+        && let Ok(names) = items::name_items(&shape, &ctx.config.limits)
+    {
         ctx.reads
             .also_fetch(names.iter().map(|name| layout::attr_key(&sid, name)));
     }
