@@ -19,13 +19,16 @@
 
 #[path = "../../core/benches/cases/mod.rs"]
 mod cases;
+// The core tests' world: its configuration (one primary key, cheap argon2:
+// only the set-up's logins hash passwords) is the one used here.
+#[path = "../../core/tests/support/mod.rs"]
+mod world;
 
 use std::hint::black_box;
 
-use base64::Engine as _;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::{Value, json};
-use sessattr_core::config::{Argon2Params, Config, KeyEntry, KeyState};
+use sessattr_core::config::Config;
 use sessattr_core::protocol::{Operation, UserAdd, WriteSet};
 use sessattr_host::clock::Clock;
 use sessattr_host::engine::{GuestLimits, Runtime};
@@ -61,24 +64,6 @@ impl Store for DryRun<'_> {
     }
 }
 
-/// The configuration: one primary key; cheap argon2 (only the set-up's
-/// logins hash passwords).
-fn config() -> Config {
-    Config {
-        keys: vec![KeyEntry {
-            id: "k1".into(),
-            key: base64::engine::general_purpose::STANDARD.encode([9u8; 32]),
-            state: KeyState::Primary,
-        }],
-        argon2: Argon2Params {
-            m_cost: 64,
-            t_cost: 1,
-            p_cost: 1,
-        },
-        ..Config::default()
-    }
-}
-
 /// Everything an operation runs against, writes applied.
 struct Bed {
     runtime: Runtime,
@@ -97,7 +82,7 @@ impl Bed {
         Self {
             runtime: Runtime::load(&source, GuestLimits::default()).expect("module"),
             store: MemoryStore::new(),
-            config: config(),
+            config: world::World::new().config,
             clock: Clock::system(),
             locks: RetryLocks::new(),
         }
