@@ -44,7 +44,7 @@ pub fn add(ctx: &mut Ctx<'_>, command: &UserAdd) -> Result<Reply, Stop> {
         session_epoch: 0,
     };
     let mut reply = Reply::default();
-    reply.writes.ops.push(put_user(&user, Expect::Absent));
+    reply.writes.ops.push(put_user(key, &user, Expect::Absent));
     reply
         .fields
         .insert("user_id".into(), Value::String(user_id));
@@ -130,13 +130,15 @@ fn change(
     edit: impl FnOnce(&mut Ctx<'_>, &mut UserRecord) -> Result<(), Error>,
 ) -> Result<Reply, Stop> {
     ctx.log.op = String::from(op);
-    let (_, text, mut user) = read_user(ctx, username)?;
+    let (key, text, mut user) = read_user(ctx, username)?;
     edit(ctx, &mut user)?;
     let mut reply = Reply::default();
+    // Under the key read, not one made from the record's `username`: were
+    // they ever to differ, the precondition could never hold elsewhere.
     reply
         .writes
         .ops
-        .push(put_user(&user, Expect::Value(String::from(text))));
+        .push(put_user(key, &user, Expect::Value(String::from(text))));
     Ok(reply)
 }
 
@@ -149,9 +151,10 @@ fn read_user<'r>(ctx: &Ctx<'r>, username: &str) -> Result<(String, &'r str, User
     Ok((key, text, user))
 }
 
-fn put_user(user: &UserRecord, expect: Expect) -> WriteOp {
+/// The put of `user` under `key`.
+fn put_user(key: String, user: &UserRecord, expect: Expect) -> WriteOp {
     WriteOp {
-        key: layout::user_key(&user.username),
+        key,
         action: WriteAction::Put {
             value: encode(user),
             expires_at: None,
