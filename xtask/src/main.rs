@@ -1,4 +1,4 @@
-//! Build orchestration for sessattr: `cargo xtask build | serve | test | size`.
+//! Build orchestration for sessattr: `cargo xtask build | serve | test | size | bench | fuzz`.
 //!
 //! `cargo xtask` is an alias (`.cargo/config.toml`) for
 //! `cargo run --locked --quiet --package xtask --`. Every step is a plain
@@ -9,6 +9,7 @@
 mod bench;
 mod build;
 mod console;
+mod fuzz;
 mod test;
 mod tools;
 
@@ -39,6 +40,13 @@ USAGE:
                                 benchmarks (all, or those named: size, micro, node,
                                 load, redis-cluster); each rewrites its tables in
                                 docs/BENCHMARKS.md
+    cargo xtask fuzz [--seconds N] [TARGET…]
+                                install cargo-fuzz if missing, build the fuzz targets
+                                of fuzz/ with the nightly toolchain and run each (all,
+                                or those named: request_parser, envelope_decoder,
+                                record_decoder, abi_step, abi_step_structured) for N
+                                seconds (default 30); fails if any crashed, naming
+                                the saved input (docs/fuzzing.md)
     cargo xtask help            print this text
 
 ARGUMENTS OF serve:
@@ -62,6 +70,7 @@ enum Command {
     Test,
     Size,
     Bench(Vec<String>),
+    Fuzz(fuzz::Options),
     Help,
 }
 
@@ -76,6 +85,7 @@ fn parse(args: &[String]) -> Result<Command> {
         "size" => Command::Size,
         "help" | "--help" | "-h" => Command::Help,
         "bench" => return Ok(Command::Bench(rest.to_vec())),
+        "fuzz" => return Ok(Command::Fuzz(fuzz::parse(rest)?)),
         "serve" => {
             let rest = match rest.split_first() {
                 Some((dashes, tail)) if dashes == "--" => tail,
@@ -99,6 +109,7 @@ fn main() -> ExitCode {
         Command::Test => test::test(),
         Command::Size => build::size(),
         Command::Bench(only) => bench::bench(&only),
+        Command::Fuzz(options) => fuzz::fuzz(&options),
         Command::Help => {
             print!("{USAGE}");
             Ok(())
@@ -138,6 +149,14 @@ mod tests {
             parse(&args(&["bench", "redis-cluster"])).expect("bench NAME"),
             Command::Bench(args(&["redis-cluster"]))
         );
+        assert_eq!(
+            parse(&args(&["fuzz", "--seconds", "5", "abi_step"])).expect("fuzz"),
+            Command::Fuzz(fuzz::Options {
+                seconds: 5,
+                targets: args(&["abi_step"])
+            })
+        );
+        assert!(parse(&args(&["fuzz", "bogus"])).is_err());
     }
 
     #[test]

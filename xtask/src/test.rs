@@ -23,8 +23,9 @@ pub fn test() -> Result<()> {
     tools::ensure_openssl()?;
     tools::ensure_chromium()?;
     tools::ensure_components(&["rustfmt", "clippy"])?;
+    crate::fuzz::check_nightly()?;
 
-    let steps: [Step; 8] = [
+    let steps: [Step; 9] = [
         ("build", crate::build::build),
         ("cargo fmt --check", fmt_check),
         ("clippy (host target)", clippy_host),
@@ -32,6 +33,7 @@ pub fn test() -> Result<()> {
         ("cargo test --release", cargo_test),
         ("node tests", node_tests),
         ("browser tests (web console in Chromium)", browser_tests),
+        ("fuzz, 30 s per target", crate::fuzz::ci),
         // Last: it builds the host with the benchmark-only feature, and the
         // Node and browser tests above run the production build.
         ("benchmarks, one short pass", crate::bench::quick_pass),
