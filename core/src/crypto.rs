@@ -10,6 +10,7 @@
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -72,9 +73,11 @@ struct Key {
 }
 
 /// The keys of the configuration, ready to use, and the count of
-/// encryptions this decision made (the host's nonce budget, SPEC 4).
+/// encryptions this decision made (the host's nonce budget, SPEC 4). The
+/// keys are built once ([`Keyring::new`]) and shared by every decision's
+/// view of them ([`Keyring::for_decision`]).
 pub struct Keyring {
-    keys: Vec<Key>,
+    keys: Arc<[Key]>,
     /// Most encryptions this decision may make; `None` = no limit.
     budget: Option<u32>,
     /// Encryptions made so far.
@@ -108,10 +111,21 @@ impl Keyring {
             });
         }
         Ok(Self {
-            keys,
+            keys: keys.into(),
             budget: None,
             sealed: Cell::new(0),
         })
+    }
+
+    /// The same keys for one more decision, with its own count of
+    /// encryptions (starting at 0) and at most `budget` of them; the keys
+    /// are shared, not rebuilt.
+    pub fn for_decision(&self, budget: Option<u32>) -> Self {
+        Self {
+            keys: Arc::clone(&self.keys),
+            budget,
+            sealed: Cell::new(0),
+        }
     }
 
     /// The same keyring allowed at most `budget` encryptions (the embedding's

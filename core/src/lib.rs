@@ -25,6 +25,7 @@ pub mod ust;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use config::Config;
 use crypto::Keyring;
 use entropy::Entropy;
 use ops::{Ctx, Stop, reads::Reads};
@@ -32,20 +33,77 @@ use protocol::{Decision, LogFields, Operation, WriteSet};
 pub use protocol::{StepInput, StepOutput};
 
 /// Version of the raw host ABI and step protocol this core speaks.
-pub const ABI_VERSION: u32 = 4;
+pub const ABI_VERSION: u32 = 5;
 
-/// Runs one step of the protocol: asks for reads, or decides.
+/// A configuration checked once and its keyring built once: what an
+/// embedding sets up per module instance (`sessattr_configure`,
+/// docs/abi.md), so that steps need not carry, parse and rebuild it.
+pub struct Prepared {
+    config: Config,
+    keyring: Keyring,
+}
+
+impl Prepared {
+    /// Checks `config` and builds its keyring; a malformed key is refused
+    /// without detail about it.
+    pub fn new(config: Config) -> Result<Self, &'static str> {
+        let keyring = Keyring::new(&config.keys).map_err(|_| KEYRING_MALFORMED)?;
+        Ok(Self { config, keyring })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+}
+
+impl core::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // The keyring holds keys: never print them.
+        f.debug_struct("Prepared").finish_non_exhaustive()
+    }
+}
+
+/// Why a configuration was refused (no detail about the key).
+const KEYRING_MALFORMED: &str = "a key of the keyring is malformed";
+
+/// Runs one step of the protocol: asks for reads, or decides. The input
+/// must carry its configuration.
 pub fn step(input: &StepInput) -> StepOutput {
+    step_with(input, None)
+}
+
+/// Runs one step with `configured` as the configuration of an input that
+/// carries none (an input's own configuration wins).
+pub fn step_with(input: &StepInput, configured: Option<&Prepared>) -> StepOutput {
+    let carried;
+    let prepared = match (&input.config, configured) {
+        (Some(config), _) => match Prepared::new(config.clone()) {
+            Ok(prepared) => {
+                carried = prepared;
+                &carried
+            }
+            Err(why) => return StepOutput::Rejected(String::from(why)),
+        },
+        (None, Some(prepared)) => prepared,
+        (None, None) => {
+            return StepOutput::Rejected(String::from(
+                "the step input has no config and none was configured",
+            ));
+        }
+    };
+    decide(input, prepared)
+}
+
+/// One step over a prepared configuration.
+fn decide(input: &StepInput, prepared: &Prepared) -> StepOutput {
     let Ok(mut entropy) = Entropy::from_seed_text(&input.seed) else {
         return StepOutput::Rejected(String::from("seed must be 32 bytes, base64"));
     };
-    let Ok(keyring) = Keyring::new(&input.config.keys) else {
-        return StepOutput::Rejected(String::from("a key of the keyring is malformed"));
-    };
-    let keyring = keyring.with_budget(input.encryption_budget);
+    let keyring = prepared.keyring.for_decision(input.encryption_budget);
     let cid = entropy.cid();
     let mut ctx = Ctx {
-        config: &input.config,
+        config: &prepared.config,
         now: input.now,
         entropy,
         keyring: &keyring,
@@ -92,12 +150,35 @@ pub fn step(input: &StepInput) -> StepOutput {
 /// Runs one step on JSON bytes, answering JSON bytes: the shared entry point of
 /// both faces of the module.
 pub fn step_json(input: &[u8]) -> Vec<u8> {
+    step_json_with(input, None)
+}
+
+/// [`step_json`] with `configured` as the configuration of an input that
+/// carries none (the raw ABI's `sessattr_step` after `sessattr_configure`).
+pub fn step_json_with(input: &[u8], configured: Option<&Prepared>) -> Vec<u8> {
     let output = match serde_json::from_slice::<StepInput>(input) {
-        Ok(input) => step(&input),
+        Ok(input) => step_with(&input, configured),
         Err(_) => StepOutput::Rejected(String::from("step input is not a valid StepInput")),
     };
     serde_json::to_vec(&output)
         .unwrap_or_else(|_| Vec::from(&br#"{"rejected":"unserializable output"}"#[..]))
+}
+
+/// Prepares a configuration from its JSON bytes (a [`Config`]): the
+/// prepared configuration, or `None`, and the JSON answer of the raw ABI's
+/// `sessattr_configure` (`{"configured":true}` or `{"rejected":"…"}`,
+/// never with detail about a key).
+pub fn configure_json(input: &[u8]) -> (Option<Prepared>, Vec<u8>) {
+    let prepared = serde_json::from_slice::<Config>(input)
+        .map_err(|_| "the configuration is not a valid Config")
+        .and_then(Prepared::new);
+    let answer = match &prepared {
+        Ok(_) => serde_json::json!({ "configured": true }),
+        Err(why) => serde_json::json!({ "rejected": why }),
+    };
+    let answer = serde_json::to_vec(&answer)
+        .unwrap_or_else(|_| Vec::from(&br#"{"rejected":"unserializable answer"}"#[..]));
+    (prepared.ok(), answer)
 }
 
 /// Encodes 32 seed bytes the way [`StepInput::seed`] expects them.

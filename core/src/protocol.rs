@@ -12,6 +12,9 @@
 //!    (another writer won a race) it starts over with no records and a new seed,
 //!    a bounded number of times.
 //!
+//! The configuration may travel with every step or be set up once per
+//! instance ([`crate::Prepared`], the raw ABI's `sessattr_configure`).
+//!
 //! Every type here is serialized as JSON; `docs/abi.md` documents the format.
 
 use alloc::collections::BTreeMap;
@@ -24,8 +27,11 @@ use crate::config::Config;
 /// Everything the core needs for one decision.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepInput {
-    /// Effective configuration (apps, limits, keys, lifetimes).
-    pub config: Config,
+    /// Effective configuration (apps, limits, keys, lifetimes). Absent:
+    /// the one the embedding set up once for this instance
+    /// (`sessattr_configure`, see [`crate::Prepared`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<Config>,
     /// The operation to decide.
     pub op: Operation,
     /// Current time, microseconds since the Unix epoch (UTC).

@@ -17,7 +17,7 @@ use support::World;
 /// The keys the first step of `method` with `body` asks for.
 fn first_need(world: &World, method: &str, body: &Value) -> Vec<String> {
     let input = StepInput {
-        config: world.config.clone(),
+        config: Some(world.config.clone()),
         op: Operation::Http(HttpRequest {
             method: method.into(),
             path: "/zato/sso/session/attr".into(),

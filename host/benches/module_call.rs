@@ -33,7 +33,7 @@ use sessattr_core::protocol::{Operation, UserAdd, WriteSet};
 use sessattr_host::clock::Clock;
 use sessattr_host::engine::{GuestLimits, Runtime};
 use sessattr_host::module_source::ModuleSource;
-use sessattr_host::native::NativeCore;
+use sessattr_host::native::NativeCores;
 use sessattr_host::retry::RetryLocks;
 use sessattr_host::runner::{self, Context, Outcome};
 use sessattr_host::store::{ApplyOutcome, MemoryStore, Store, StoreError, StoredRecord};
@@ -71,6 +71,8 @@ struct Bed {
     config: Config,
     clock: Clock,
     locks: RetryLocks,
+    /// The native core, configured once like a warm instance.
+    native: NativeCores,
 }
 
 impl Bed {
@@ -85,6 +87,7 @@ impl Bed {
             config: world::World::new().config,
             clock: Clock::system(),
             locks: RetryLocks::new(),
+            native: NativeCores::default(),
         }
     }
 
@@ -99,7 +102,7 @@ impl Bed {
 
     /// Runs `op` natively on `store`.
     fn run_native_on(&self, store: &dyn Store, op: &Operation) -> Outcome {
-        runner::run(&mut NativeCore, &self.context(store), op)
+        self.native.run(&self.context(store), op)
     }
 
     fn context<'a>(&'a self, store: &'a dyn Store) -> Context<'a> {

@@ -37,6 +37,8 @@ pub const EXPORT_ALLOC: &str = "sessattr_alloc";
 pub const EXPORT_FREE: &str = "sessattr_free";
 /// Runs one step.
 pub const EXPORT_STEP: &str = "sessattr_step";
+/// Sets the configuration of the steps that follow.
+pub const EXPORT_CONFIGURE: &str = "sessattr_configure";
 /// The guest's memory.
 pub const EXPORT_MEMORY: &str = "memory";
 
@@ -231,6 +233,9 @@ impl Runtime {
         let step = instance
             .get_typed_func::<(i32, i32), i64>(&mut store, EXPORT_STEP)
             .map_err(|_| missing(EXPORT_STEP))?;
+        let configure = instance
+            .get_typed_func::<(i32, i32), i64>(&mut store, EXPORT_CONFIGURE)
+            .map_err(|_| missing(EXPORT_CONFIGURE))?;
         Ok(Instance {
             store,
             memory,
@@ -238,6 +243,8 @@ impl Runtime {
             alloc,
             free,
             step,
+            configure,
+            configured: None,
             step_ticks,
             uses: 0,
             poisoned: false,
@@ -366,6 +373,9 @@ pub struct Instance {
     alloc: TypedFunc<i32, i32>,
     free: TypedFunc<(i32, i32), ()>,
     step: TypedFunc<(i32, i32), i64>,
+    configure: TypedFunc<(i32, i32), i64>,
+    /// The configuration the guest was given by `sessattr_configure`.
+    configured: Option<sessattr_core::config::Config>,
     /// Epoch ticks each step may run: the time limit counts the guest's
     /// own work only, not the host's waits on the store between steps.
     step_ticks: u64,
@@ -399,9 +409,10 @@ impl Instance {
         }
     }
 
-    /// Copies `input` into a guest buffer, runs `sessattr_step`, and copies the
-    /// output back (freeing the guest's buffer).
-    fn call_step(&mut self, input: &[u8]) -> Result<Vec<u8>, Error> {
+    /// Copies `input` into a guest buffer, runs `export` (`sessattr_step`
+    /// or `sessattr_configure`) on it, and copies the output back (freeing
+    /// the guest's buffer).
+    fn call_with_buffer(&mut self, export: BufferExport, input: &[u8]) -> Result<Vec<u8>, Error> {
         let len = i32::try_from(input.len())
             .ok()
             .filter(|&n| n > 0)
@@ -420,8 +431,11 @@ impl Instance {
         self.memory
             .write(&mut self.store, ptr as u32 as usize, input)
             .map_err(|err| Error::Guest(format!("step input buffer out of bounds: {err}")))?;
-        let packed = self
-            .step
+        let export = match export {
+            BufferExport::Step => &self.step,
+            BufferExport::Configure => &self.configure,
+        };
+        let packed = export
             .call(&mut self.store, (ptr, len))
             .map_err(guest_error)? as u64;
         let out_ptr = (packed >> 32) as u32;
@@ -435,18 +449,73 @@ impl Instance {
             .map_err(guest_error)?;
         Ok(output)
     }
-}
 
-impl Step for Instance {
-    fn step(&mut self, input: &[u8]) -> Result<Vec<u8>, Error> {
-        // A fresh deadline per step: a slow store between two steps (Redis
+    /// Runs `export` on `input` under a fresh deadline; a failure poisons
+    /// the instance.
+    fn call_guarded(&mut self, export: BufferExport, input: &[u8]) -> Result<Vec<u8>, Error> {
+        // A fresh deadline per call: a slow store between two steps (Redis
         // timing out, a lost race's back-off) is not the guest's time.
         self.store.set_epoch_deadline(self.step_ticks);
-        let output = self.call_step(input);
+        let output = self.call_with_buffer(export, input);
         if output.is_err() {
             self.poisoned = true;
         }
         output
+    }
+}
+
+/// The exports that take an input buffer and answer an output buffer.
+#[derive(Debug, Clone, Copy)]
+enum BufferExport {
+    Step,
+    Configure,
+}
+
+/// The guest's answer to `sessattr_configure`.
+#[derive(serde::Deserialize)]
+struct ConfigureAnswer {
+    #[serde(default)]
+    configured: bool,
+    #[serde(default)]
+    rejected: Option<String>,
+}
+
+impl Step for Instance {
+    fn step(&mut self, input: &[u8]) -> Result<Vec<u8>, Error> {
+        self.call_guarded(BufferExport::Step, input)
+    }
+
+    /// Configures the guest once, and again only when `config` changed (a
+    /// reloaded key file): steps then carry no configuration.
+    fn configure(&mut self, config: &sessattr_core::config::Config) -> Result<bool, Error> {
+        if self.configured.as_ref() == Some(config) {
+            return Ok(true);
+        }
+        self.configured = None;
+        let input = serde_json::to_vec(config)
+            .map_err(|err| Error::Guest(format!("cannot encode the configuration: {err}")))?;
+        let answer = self.call_guarded(BufferExport::Configure, &input)?;
+        match serde_json::from_slice::<ConfigureAnswer>(&answer) {
+            Ok(ConfigureAnswer {
+                configured: true, ..
+            }) => {
+                self.configured = Some(config.clone());
+                Ok(true)
+            }
+            Ok(ConfigureAnswer {
+                rejected: Some(why),
+                ..
+            }) => Err(Error::Guest(format!(
+                "the module refused the configuration: {}",
+                one_line(&why)
+            ))),
+            _ => {
+                self.poisoned = true;
+                Err(Error::Guest(
+                    "the module's answer to configure is not valid".into(),
+                ))
+            }
+        }
     }
 }
 
@@ -459,8 +528,16 @@ mod tests {
     /// The ABI version this host speaks, as the guest returns it.
     const ABI: i32 = sessattr_core::ABI_VERSION as i32;
 
+    /// `text` as a WAT data string's escaped bytes.
+    fn wat_bytes(text: &str) -> String {
+        text.bytes().map(|b| format!("\\{b:02x}")).collect()
+    }
+
+    /// The fake modules' answer to `sessattr_configure`.
+    const CONFIGURED: &str = r#"{"configured":true}"#;
+
     fn fake_module(version: i32, answer: &str, step_body: &str) -> Vec<u8> {
-        let escaped: String = answer.bytes().map(|b| format!("\\{b:02x}")).collect();
+        let escaped = wat_bytes(answer);
         let text = format!(
             r#"(module
                 (import "wbg" "__wbg_random_1234" (func $js (param i32)))
@@ -481,8 +558,13 @@ mod tests {
                 (func (export "sessattr_step") (param $ptr i32) (param $len i32) (result i64)
                     {step_body}
                     i64.const {packed})
+                (data (i32.const 768) "{configured_escaped}")
+                (func (export "sessattr_configure") (param i32 i32) (result i64)
+                    i64.const {configured})
             )"#,
             packed = (16i64 << 32) | answer.len() as i64,
+            configured = (768i64 << 32) | CONFIGURED.len() as i64,
+            configured_escaped = wat_bytes(CONFIGURED),
         );
         wat::parse_str(text).expect("valid wat")
     }
@@ -660,6 +742,81 @@ mod tests {
         instance.uses = MAX_USES - 1;
         small.check_in(instance);
         assert_eq!(small.idle_instances(), 0, "a worn instance is dropped");
+    }
+
+    /// The workspace's module, configured once: steps without a config are
+    /// decided with it, a changed config is sent again, and a refused one
+    /// leaves the instance unconfigured without showing the key.
+    #[test]
+    fn the_workspace_module_keeps_its_configuration() {
+        use sessattr_core::protocol::{HttpRequest, Operation, StepInput, StepOutput};
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../pkg/dist/node/sessattr_wasm_bg.wasm");
+        let source = ModuleSource::from_file(&path).expect("run `cargo xtask build` first");
+        let runtime = Runtime::load(&source, GuestLimits::default()).expect("loads");
+        let mut instance = runtime.instantiate().expect("instance");
+        let names = |app: &str| {
+            let input = StepInput {
+                config: None,
+                op: Operation::Http(HttpRequest {
+                    method: "GET".into(),
+                    path: "/zato/sso/session/attr/names".into(),
+                    query: format!("current_app={app}"),
+                    ..HttpRequest::default()
+                }),
+                now: 1_796_324_400_000_000,
+                seed: sessattr_core::encode_seed(&[1; 32]),
+                records: Default::default(),
+                scans: Default::default(),
+                encryption_budget: None,
+            };
+            serde_json::to_vec(&input).expect("encode")
+        };
+        let decide = |instance: &mut Instance, app: &str| -> StepOutput {
+            let out = instance.step(&names(app)).expect("step");
+            serde_json::from_slice(&out).expect("a StepOutput")
+        };
+        let code = |out: StepOutput| match out {
+            StepOutput::Done(done) => {
+                let body: serde_json::Value =
+                    serde_json::from_str(&done.response.body).expect("json");
+                body["sub_status"][0].as_str().unwrap_or("").to_owned()
+            }
+            other => format!("{other:?}"),
+        };
+
+        let unconfigured = decide(&mut instance, "CRM");
+        assert!(
+            matches!(unconfigured, StepOutput::Rejected(_)),
+            "{unconfigured:?}"
+        );
+
+        let mut config = sessattr_core::config::Config::default();
+        assert!(instance.configure(&config).expect("configures"));
+        // CRM is an app of the default config: the request goes on to its
+        // USTs (none: E007001); ERP is not (E004001).
+        assert_eq!(code(decide(&mut instance, "CRM")), "E007001");
+        assert_eq!(code(decide(&mut instance, "ERP")), "E004001");
+
+        config.apps = vec!["ERP".into()];
+        assert!(instance.configure(&config).expect("configures again"));
+        assert_eq!(code(decide(&mut instance, "ERP")), "E007001");
+        assert_eq!(code(decide(&mut instance, "CRM")), "E004001");
+
+        let secret = "c2VjcmV0LWtleS1tYXRlcmlhbC10b28tc2hvcnQ=";
+        config.keys.push(sessattr_core::config::KeyEntry {
+            id: "k-bad".into(),
+            key: secret.into(),
+            state: sessattr_core::config::KeyState::Primary,
+        });
+        let err = instance
+            .configure(&config)
+            .expect_err("refused")
+            .to_string();
+        assert!(err.contains("refused the configuration"), "{err}");
+        assert!(!err.contains(secret), "{err}");
+        let after = decide(&mut instance, "ERP");
+        assert!(matches!(after, StepOutput::Rejected(_)), "{after:?}");
     }
 
     /// The module built from this workspace (raw cargo output and the

@@ -28,6 +28,15 @@ pub const E_INVALID_INPUT: &str = "E008002";
 pub trait Step {
     /// Runs one step on a JSON `StepInput`, answering a JSON `StepOutput`.
     fn step(&mut self, input: &[u8]) -> Result<Vec<u8>, Error>;
+
+    /// Makes `config` the configuration of the steps that follow, when the
+    /// stepper keeps one (`sessattr_configure`); answers whether step inputs
+    /// may then leave it out. A stepper that keeps none carries it in every
+    /// input (the default).
+    fn configure(&mut self, config: &Config) -> Result<bool, Error> {
+        let _ = config;
+        Ok(false)
+    }
 }
 
 /// Why the host answered on its own instead of the module.
@@ -186,7 +195,12 @@ const MAX_AGAIN: u32 = 3;
 pub fn run(guest: &mut dyn Step, ctx: &Context<'_>, op: &Operation) -> Outcome {
     let mut attempt = 1;
     let mut again = 0;
-    let mut result = run_attempt(guest, ctx, op);
+    let carry_config = match guest.configure(ctx.config) {
+        Ok(configured) => !configured || carry_config_anyway(),
+        Err(err) => return Outcome::fallback(HostFailure::Module(err.to_string()), attempt),
+    };
+    let run_attempt = |guest: &mut dyn Step| run_attempt(guest, ctx, op, carry_config);
+    let mut result = run_attempt(guest);
     loop {
         match result {
             Ok(Attempt::Decided(response, log)) => {
@@ -206,7 +220,7 @@ pub fn run(guest: &mut dyn Step, ctx: &Context<'_>, op: &Operation) -> Outcome {
             }
             Ok(Attempt::Again) => {
                 again += 1;
-                result = run_attempt(guest, ctx, op);
+                result = run_attempt(guest);
             }
             Ok(Attempt::Lost(_)) if attempt > MAX_RETRIES => {
                 return Outcome::fallback(HostFailure::Contention, attempt);
@@ -215,24 +229,40 @@ pub fn run(guest: &mut dyn Step, ctx: &Context<'_>, op: &Operation) -> Outcome {
                 std::thread::sleep(retry::backoff(attempt));
                 let _guard = ctx.locks.lock(&retry::lock_tag(&writes));
                 attempt += 1;
-                result = run_attempt(guest, ctx, op);
+                result = run_attempt(guest);
             }
         }
     }
 }
 
-/// One attempt with a fresh seed and `now`.
+/// BENCHMARK ONLY: `SESSATTR_BENCH_CARRY_CONFIG` set makes every step
+/// carry the configuration, as before ABI 5, for the side-by-side figures
+/// of docs/BENCHMARKS.md.
+#[cfg(feature = "bench")]
+fn carry_config_anyway() -> bool {
+    std::env::var_os("SESSATTR_BENCH_CARRY_CONFIG").is_some()
+}
+
+/// Production builds always leave a kept configuration out of the steps.
+#[cfg(not(feature = "bench"))]
+fn carry_config_anyway() -> bool {
+    false
+}
+
+/// One attempt with a fresh seed and `now`; the configuration goes in
+/// every step input when `carry_config` (the stepper keeps none).
 fn run_attempt(
     guest: &mut dyn Step,
     ctx: &Context<'_>,
     op: &Operation,
+    carry_config: bool,
 ) -> Result<Attempt, HostFailure> {
     let (store, config) = (ctx.store, ctx.config);
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(|_| HostFailure::Random)?;
     let claim = claim_encryptions(ctx, op)?;
     let mut input = StepInput {
-        config: config.clone(),
+        config: carry_config.then(|| config.clone()),
         op: op.clone(),
         now: ctx.clock.now_micros(),
         seed: sessattr_core::encode_seed(&seed),

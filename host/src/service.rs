@@ -23,8 +23,9 @@ pub struct Service {
     clock: Clock,
     locks: RetryLocks,
     budget: NonceBudget,
+    /// BENCHMARK ONLY: run the core natively on these instead of the module.
     #[cfg(feature = "bench")]
-    native_core: bool,
+    native_cores: Option<crate::native::NativeCores>,
 }
 
 impl std::fmt::Debug for Service {
@@ -56,7 +57,7 @@ impl Service {
             locks: RetryLocks::new(),
             budget: NonceBudget::new(encryption_limit),
             #[cfg(feature = "bench")]
-            native_core: false,
+            native_cores: None,
         }
     }
 
@@ -122,8 +123,8 @@ impl Service {
             budget: Some(&self.budget),
         };
         #[cfg(feature = "bench")]
-        if self.native_core {
-            return runner::run(&mut crate::native::NativeCore, &ctx, op);
+        if let Some(cores) = &self.native_cores {
+            return cores.run(&ctx, op);
         }
         match self.runtime.check_out() {
             Ok(mut instance) => {
@@ -145,6 +146,6 @@ impl Service {
     /// measure what the module costs (`cargo xtask bench`).
     #[cfg(feature = "bench")]
     pub fn use_native_core(&mut self) {
-        self.native_core = true;
+        self.native_cores = Some(crate::native::NativeCores::default());
     }
 }

@@ -7,7 +7,7 @@ import { SessattrError } from './errors.js';
 export { base64 } from './encoding.js';
 
 /** The step-protocol version this package speaks. */
-export const ABI_VERSION = 4;
+export const ABI_VERSION = 5;
 /** Retries after a lost race (a failed precondition), as the host. */
 export const MAX_RETRIES = 16;
 /** Times in a row one operation may ask to be run again (`run_again`). */
@@ -184,6 +184,18 @@ function standalone(value) {
   return value === null || typeof value === 'string' || (Array.isArray(value) && typeof value.toJSON !== 'function');
 }
 
+/** The JSON text of each configuration object, made once per object. */
+const configTexts = new WeakMap();
+
+function configJson(config) {
+  let json = configTexts.get(config);
+  if (json === undefined) {
+    json = JSON.stringify(config);
+    configTexts.set(config, json);
+  }
+  return json;
+}
+
 /** An instance of the module with stubbed imports, checked for the ABI version. */
 function instantiate(module) {
   const imports = {};
@@ -207,10 +219,34 @@ function instantiate(module) {
  */
 export class Engine {
   #locks = new TagLocks();
+  /** The JSON text of the configuration the instance holds (none yet). */
+  #configured;
 
   constructor(module) {
     this.module = module;
     this.exports = instantiate(module);
+  }
+
+  /**
+   * Makes `config` the instance's configuration (`sessattr_configure`) unless
+   * it holds it already, so that step inputs need not carry it: the module
+   * then parses it and builds its keyring once, not at every step. Checked
+   * before every step, since handlers with other configurations may share
+   * this engine and interleave their operations between awaits.
+   */
+  #configure(config) {
+    const json = configJson(config);
+    if (json === this.#configured) return;
+    this.#configured = undefined;
+    let answer;
+    try {
+      answer = JSON.parse(this.#call(utf8(json), this.exports.sessattr_configure));
+    } catch (err) {
+      this.exports = instantiate(this.module);
+      throw err;
+    }
+    if (answer.configured !== true) throw new Error(`sessattr: the module refused the configuration (${answer.rejected})`);
+    this.#configured = json;
   }
 
   /** One step: a `StepInput` object in, a `StepOutput` object out. */
@@ -224,18 +260,21 @@ export class Engine {
     try {
       return JSON.parse(this.#call(bytes));
     } catch (err) {
-      // A trap leaves the instance unusable: start a fresh one.
+      // A trap leaves the instance unusable: start a fresh one (which has
+      // no configuration yet).
       this.exports = instantiate(this.module);
+      this.#configured = undefined;
       throw err;
     }
   }
 
-  #call(bytes) {
+  /** Calls the buffer-in, buffer-out export `call` (step by default) on `bytes`. */
+  #call(bytes, call = this.exports.sessattr_step) {
     const e = this.exports;
     const ptr = e.sessattr_alloc(bytes.length);
     if (ptr === 0) throw new Error('sessattr: the module could not allocate the step input');
     new Uint8Array(e.memory.buffer, ptr, bytes.length).set(bytes);
-    const packed = BigInt.asUintN(64, e.sessattr_step(ptr, bytes.length));
+    const packed = BigInt.asUintN(64, call(ptr, bytes.length));
     const outPtr = Number(packed >> 32n);
     const outLen = Number(packed & 0xffffffffn);
     const text = decoder.decode(new Uint8Array(e.memory.buffer, outPtr, outLen));
@@ -253,8 +292,8 @@ export class Engine {
     let again = 0;
     try {
       for (let attempt = 0; attempt <= MAX_RETRIES; attempt++) {
-        const input = new StepInput(config, op, clock(), freshSeed());
-        const done = await this.#decide(store, input);
+        const input = new StepInput(undefined, op, clock(), freshSeed());
+        const done = await this.#decide(store, input, config);
         const ops = done.writes?.ops ?? [];
         if (ops.length === 0 || (await fromStore(() => store.apply(ops), checkApplied))) {
           if (!done.run_again) return { response: done.response, log: done.log };
@@ -275,8 +314,9 @@ export class Engine {
     }
   }
 
-  async #decide(store, input) {
+  async #decide(store, input, config) {
     for (let round = 0; round < MAX_STEPS; round++) {
+      this.#configure(config);
       const out = this.#step(input.json());
       if (out.done) return out.done;
       if (!out.need) throw new Error(`sessattr: the module rejected the step input (${out.rejected})`);

@@ -153,25 +153,31 @@ test('seeds are base64 of 32 bytes, all different, across many refills of the po
 function recordingHandler(store) {
   const engine = new Engine(new WebAssembly.Module(readFileSync(WASM)));
   const inputs = [];
+  const configurations = [];
   const real = engine.exports;
+  const text = (ptr, len) => new TextDecoder().decode(new Uint8Array(real.memory.buffer, ptr, len));
   engine.exports = {
     memory: real.memory,
     sessattr_abi_version: real.sessattr_abi_version,
     sessattr_alloc: real.sessattr_alloc,
     sessattr_free: real.sessattr_free,
     sessattr_step: (ptr, len) => {
-      inputs.push(new TextDecoder().decode(new Uint8Array(real.memory.buffer, ptr, len)));
+      inputs.push(text(ptr, len));
       return real.sessattr_step(ptr, len);
+    },
+    sessattr_configure: (ptr, len) => {
+      configurations.push(text(ptr, len));
+      return real.sessattr_configure(ptr, len);
     },
   };
   const keys = [{ id: 'k1', key: randomBytes(32).toString('base64'), state: 'primary' }];
   const handler = makeHandler(engine, { store, keys, argon2: { m_cost: 8, t_cost: 1, p_cost: 1 } });
-  return { handler, inputs };
+  return { handler, inputs, configurations };
 }
 
 test('the module receives JSON.stringify’s text of the accumulated input at every step of real operations', async () => {
   const store = memoryStore();
-  const { handler, inputs } = recordingHandler(store);
+  const { handler, inputs, configurations } = recordingHandler(store);
   await handler.users.add({ username: 'app', password: 'app-password-1', superUser: true });
   await handler.users.add({ username: 'bob', password: 'bob-password-1' });
   const login = async (username, password) => (await handler.sessions.login({ username, password, current_app: 'CRM' })).ust;
@@ -188,18 +194,51 @@ test('the module receives JSON.stringify’s text of the accumulated input at ev
   assert.deepEqual((await handler.users.list()).users.map((u) => u.name ?? u.username).sort(), ['app', 'bob']); // a scan
   assert.ok(inputs.some((text) => text.length > 1 << 18), 'a step input longer than the reused buffer');
   assert.ok(inputs.length >= 12, `${inputs.length} steps`);
+  // The configuration went to the instance once (before the first user was
+  // added), never in a step.
+  assert.equal(configurations.length, 1, 'configured once for every step');
+  assert.deepEqual(JSON.parse(configurations[0]).keys.map((k) => k.id), ['k1']);
   let scans = 0;
   for (const [i, text] of inputs.entries()) {
     const input = JSON.parse(text);
-    assert.deepEqual(Object.keys(input), ['config', 'op', 'now', 'seed', 'records', 'scans'], `step ${i}`);
+    assert.deepEqual(Object.keys(input), ['op', 'now', 'seed', 'records', 'scans'], `step ${i}`);
     // Rebuilt as the loop used to build it: the same text, byte for byte.
-    const rebuilt = objectInput(input.config, input.op, input.now, input.seed);
+    const rebuilt = objectInput(undefined, input.op, input.now, input.seed);
     for (const [key, record] of Object.entries(input.records)) rebuilt.records[key] = record;
     for (const [prefix, entries] of Object.entries(input.scans)) rebuilt.scans[prefix] = entries;
     assert.equal(text, JSON.stringify(rebuilt), `step ${i}`);
     scans += Object.keys(input.scans).length;
   }
   assert.ok(scans > 0, 'the user listing scanned');
+});
+
+test('handlers of different configurations sharing one engine each decide every step under their own', async () => {
+  const engine = new Engine(new WebAssembly.Module(readFileSync(WASM)));
+  // A store that yields to the event loop on every read, so that the two
+  // handlers' operations interleave between their steps.
+  const slow = () => {
+    const inner = memoryStore();
+    return {
+      get: async (keys) => (await new Promise((resolve) => setTimeout(resolve, 0)), inner.get(keys)),
+      scan: (prefix) => inner.scan(prefix),
+      apply: (ops) => inner.apply(ops),
+    };
+  };
+  const crm = makeHandler(engine, { store: slow(), apps: ['CRM'] });
+  const erp = makeHandler(engine, { store: slow(), apps: ['ERP'] });
+  // A login of an unknown user reads the user record between its two
+  // steps; under the other handler's configuration its app would be
+  // unknown (E004001) instead of the generic refusal (E005001).
+  const refusal = async (handler, app) => {
+    try {
+      await handler.sessions.login({ username: 'nobody', password: 'nobody-password', current_app: app });
+      return 'logged in';
+    } catch (err) {
+      return err.code;
+    }
+  };
+  const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? refusal(erp, 'ERP') : refusal(crm, 'CRM'))));
+  assert.deepEqual(answers, Array(20).fill('E005001'));
 });
 
 test('through the Node.js entry, encrypted values of every size and script read back as written', async () => {

@@ -36,7 +36,7 @@ test('the package speaks the ABI of the module it ships', async () => {
   const bytes = readFileSync(new URL('../../pkg/dist/node/sessattr_wasm_bg.wasm', import.meta.url));
   const { instance } = await WebAssembly.instantiate(bytes, stubImports(await WebAssembly.compile(bytes)));
   assert.equal(instance.exports.sessattr_abi_version(), ABI_VERSION);
-  assert.equal(ABI_VERSION, 4);
+  assert.equal(ABI_VERSION, 5);
 });
 
 /** Every import of `module` as a function that throws (the ABI calls none). */

@@ -9,7 +9,7 @@ use serde_json::Value;
 use sessattr_core::config::{Argon2Params, Config, KeyEntry, KeyState};
 use sessattr_core::protocol::{Decision, Expect, HttpRequest, Operation, UserAdd, WriteAction};
 use sessattr_core::store::layout;
-use sessattr_core::{StepInput, StepOutput, encode_seed, step};
+use sessattr_core::{Prepared, StepInput, StepOutput, encode_seed, step_with};
 
 /// 2026-12-03T19:00:00Z in unix micros.
 pub const T0: i64 = 1_796_324_400_000_000;
@@ -24,6 +24,9 @@ pub struct World {
     /// The nonce budget passed with every step (`None` = no limit).
     pub encryption_budget: Option<u32>,
     seed_counter: u8,
+    /// `config` as set up once, the way the host configures an instance;
+    /// made again when a test changes `config`.
+    prepared: Option<Prepared>,
 }
 
 pub struct Answer {
@@ -60,6 +63,7 @@ impl World {
             now: T0,
             encryption_budget: None,
             seed_counter: 0,
+            prepared: None,
         }
     }
 
@@ -104,8 +108,11 @@ impl World {
     /// Steps `op` to its decision, without applying it.
     pub fn decide(&mut self, op: Operation) -> Decision {
         self.seed_counter = self.seed_counter.wrapping_add(1);
+        if self.prepared.as_ref().map(Prepared::config) != Some(&self.config) {
+            self.prepared = Some(Prepared::new(self.config.clone()).expect("a valid config"));
+        }
         let mut input = StepInput {
-            config: self.config.clone(),
+            config: None,
             op,
             now: self.now,
             seed: encode_seed(&[self.seed_counter; 32]),
@@ -114,7 +121,7 @@ impl World {
             encryption_budget: self.encryption_budget,
         };
         for _ in 0..8 {
-            match step(&input) {
+            match step_with(&input, self.prepared.as_ref()) {
                 StepOutput::Need(need) => {
                     for key in need.get {
                         let value = self.store.get(&key).cloned();
