@@ -8,6 +8,7 @@ mod support;
 use base64::Engine as _;
 use serde_json::{Value, json};
 use sessattr_core::protocol::{HttpRequest, Operation, UserName, UserPasswd, WriteAction};
+use sessattr_core::store::layout;
 use sessattr_core::ust::session_id;
 use support::{T0, World};
 
@@ -149,6 +150,47 @@ fn renew_moves_the_session_end_and_the_store_expiry_of_its_attributes() {
 }
 
 const SESSION_METHOD_RENEW: &str = "PATCH";
+
+/// The reverse race: a renew decided while the session has no attribute
+/// yet must not apply after the session's first attribute was written
+/// with the old session end as its store expiry (the attribute would then
+/// be purged before its session ends).
+#[test]
+fn a_renew_decided_before_the_sessions_first_attribute_is_decided_again() {
+    let mut world = World::new();
+    let (admin, alice) = world.two_sessions();
+    world.now += SEC;
+    let renew = || {
+        Operation::Http(HttpRequest {
+            method: SESSION_METHOD_RENEW.into(),
+            path: SESSION.into(),
+            body: base64::engine::general_purpose::STANDARD
+                .encode(json!({"ust": alice, "current_app": "CRM"}).to_string()),
+            ..HttpRequest::default()
+        })
+    };
+    let stale = world.decide(renew());
+    let created = world.create(attr_body(
+        &admin,
+        &alice,
+        json!({"name": "first", "value": "v"}),
+    ));
+    assert_eq!(created.status, 200, "{}", created.body);
+    assert!(
+        !world.try_apply(&stale),
+        "the session's attributes changed under the renew"
+    );
+    // Decided again, the renew moves the new attribute's store expiry too.
+    let renewed = world.run(renew());
+    assert_eq!(renewed.status, 200, "{}", renewed.body);
+    let sid = session_id(&alice);
+    let session_end = world.expiries[&layout::session_key(&sid)];
+    assert_eq!(
+        world.expiries[&layout::attr_key(&sid, "first")],
+        session_end
+    );
+    assert_eq!(world.expiries[&layout::index_key(&sid)], session_end);
+}
 
 #[test]
 fn an_attribute_write_decided_before_a_renew_or_logout_is_decided_again() {

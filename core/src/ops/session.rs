@@ -75,6 +75,14 @@ pub fn renew(ctx: &mut Ctx<'_>, fields: &Fields) -> Result<Reply, Stop> {
         .collect();
     if read.text.is_some() {
         ops.push(expire(layout::index_key(&own.sid), end, read.expect()));
+    } else {
+        // No attribute yet: one created meanwhile (with the old session end
+        // as its store expiry) must make this renew be decided again.
+        ops.push(WriteOp {
+            key: layout::index_key(&own.sid),
+            action: WriteAction::Check,
+            expect: Expect::Absent,
+        });
     }
     let session = SessionRecord {
         expiration_time: end,
