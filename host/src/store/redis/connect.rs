@@ -2,6 +2,8 @@
 //! pool of connections (a single server or a cluster).
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use redis::cluster::{ClusterClient, ClusterClientBuilder, ClusterConnection};
@@ -214,6 +216,10 @@ pub struct Pooled {
 pub struct Manager {
     client: Clients,
     timeout: Duration,
+    /// Set while the latest attempt to connect failed (and no attempt has
+    /// succeeded since); shared with the store, which then fails at once
+    /// instead of waiting for a connection that cannot come.
+    unreachable: Arc<AtomicBool>,
 }
 
 /// The client of a single server, or of a cluster.
@@ -267,6 +273,30 @@ impl Manager {
         Ok(Self {
             client,
             timeout: options.timeout,
+            unreachable: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// The flag that tells whether the latest attempt to connect failed.
+    pub fn unreachable(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.unreachable)
+    }
+
+    /// Makes a connection (r2d2 calls it, and calls it again in the
+    /// background after a failure until one succeeds).
+    fn make(&self) -> Result<Pooled, RedisError> {
+        let link = match &self.client {
+            Clients::Single(client) => {
+                let con = client.get_connection_with_timeout(self.timeout)?;
+                con.set_read_timeout(Some(self.timeout))?;
+                con.set_write_timeout(Some(self.timeout))?;
+                Link::Single(con)
+            }
+            Clients::Cluster(client) => Link::Cluster(Box::new(client.get_connection()?)),
+        };
+        Ok(Pooled {
+            link,
+            broken: false,
         })
     }
 }
@@ -298,19 +328,9 @@ impl r2d2::ManageConnection for Manager {
     type Error = RedisError;
 
     fn connect(&self) -> Result<Pooled, RedisError> {
-        let link = match &self.client {
-            Clients::Single(client) => {
-                let con = client.get_connection_with_timeout(self.timeout)?;
-                con.set_read_timeout(Some(self.timeout))?;
-                con.set_write_timeout(Some(self.timeout))?;
-                Link::Single(con)
-            }
-            Clients::Cluster(client) => Link::Cluster(Box::new(client.get_connection()?)),
-        };
-        Ok(Pooled {
-            link,
-            broken: false,
-        })
+        let made = self.make();
+        self.unreachable.store(made.is_err(), Ordering::Relaxed);
+        made
     }
 
     fn is_valid(&self, conn: &mut Pooled) -> Result<(), RedisError> {

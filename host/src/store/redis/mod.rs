@@ -41,6 +41,52 @@ const RETRY_ROUNDS: u32 = 50;
 
 /// The script that applies a write set.
 const APPLY_SCRIPT: &str = include_str!("apply.lua");
+/// Longest wait for a pooled connection, in timeouts, while the server is
+/// not known to be unreachable.
+const CONNECT_WAIT_TIMEOUTS: u32 = 5;
+/// How often a wait for a connection looks whether the latest attempt to
+/// connect failed.
+const CONNECT_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+/// How often, while connecting fails, one request tries to connect itself.
+const PROBE_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Hands out a turn to probe an unreachable server, at most once every
+/// [`PROBE_EVERY`] (whichever request comes first takes it).
+#[derive(Debug)]
+struct Probe {
+    started: std::time::Instant,
+    /// Milliseconds since `started` when the next turn is due.
+    next_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Default for Probe {
+    fn default() -> Self {
+        Self {
+            started: std::time::Instant::now(),
+            next_ms: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+}
+
+impl Probe {
+    /// Whether the caller got the turn.
+    fn claim(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let next = self.next_ms.load(Ordering::Relaxed);
+        let every = u64::try_from(PROBE_EVERY.as_millis()).unwrap_or(u64::MAX);
+        now >= next
+            && self
+                .next_ms
+                .compare_exchange(
+                    next,
+                    now.saturating_add(every),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+    }
+}
 
 /// A store in Redis.
 pub struct RedisStore {
@@ -49,6 +95,10 @@ pub struct RedisStore {
     target: RedisTarget,
     /// `redis.timeout_ms`: also the most time spent retrying.
     timeout: std::time::Duration,
+    /// Set by the connection manager while connecting fails.
+    unreachable: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// When a request may next try to connect while connecting fails.
+    probe: Probe,
     /// The keys of the walk in progress ([`Store::scan_keys`]): its prefix
     /// and every key under it, sorted, as scanned when the walk began.
     walk: std::sync::Mutex<Option<(String, Vec<String>)>>,
@@ -69,6 +119,25 @@ fn backend(err: impl std::fmt::Display) -> StoreError {
     ))
 }
 
+/// Whether the first node of a cluster `target` answers as a Redis that is
+/// not in cluster mode (the cluster client's own error does not say so).
+fn not_a_cluster(target: &RedisTarget, options: &RedisOptions) -> bool {
+    let single = RedisTarget {
+        cluster: false,
+        nodes: target.nodes.iter().take(1).cloned().collect(),
+    };
+    let Ok(manager) = Manager::new(&single, options) else {
+        return false;
+    };
+    let Ok(mut pooled) = r2d2::ManageConnection::connect(&manager) else {
+        return false;
+    };
+    redis::cmd("INFO")
+        .arg("cluster")
+        .query::<String>(pooled.link.as_dyn())
+        .is_ok_and(|info| info.contains("cluster_enabled:0"))
+}
+
 impl RedisStore {
     /// Connects to `target` and checks that it answers. Later outages are
     /// per request (503), not fatal.
@@ -77,6 +146,7 @@ impl RedisStore {
         // (another store in the process) finds it installed, which is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let manager = Manager::new(target, options)?;
+        let unreachable = manager.unreachable();
         let pool = r2d2::Pool::builder()
             .max_size(options.pool_size)
             .min_idle(Some(0))
@@ -84,7 +154,7 @@ impl RedisStore {
             // master costs a timeout, so waiting for a fresh connection may
             // take a few (the requests of the other masters' slots then
             // still get through, later).
-            .connection_timeout(options.timeout.saturating_mul(5))
+            .connection_timeout(options.timeout.saturating_mul(CONNECT_WAIT_TIMEOUTS))
             .test_on_check_out(false)
             .error_handler(Box::new(r2d2::NopErrorHandler))
             .build_unchecked(manager);
@@ -93,13 +163,19 @@ impl RedisStore {
             apply: redis::Script::new(APPLY_SCRIPT),
             target: target.clone(),
             timeout: options.timeout,
+            unreachable,
+            probe: Probe::default(),
             walk: std::sync::Mutex::new(None),
         };
         store
             .with(|link| redis::cmd("PING").query::<()>(link.as_dyn()))
             .map_err(|err| StoreError::Open {
                 path: target.redacted(),
-                reason: err.to_string(),
+                reason: match target.cluster && not_a_cluster(target, options) {
+                    true => "this Redis is not in cluster mode: name it with redis://HOST:PORT/DB"
+                        .into(),
+                    false => err.to_string(),
+                },
             })?;
         // A node of a cluster named as one server would see only its own
         // slots' keys (and refuse the others'). `INFO` may be denied by an
@@ -122,6 +198,44 @@ impl RedisStore {
         Ok(store)
     }
 
+    /// A pooled connection: an idle one, or a new one. While the latest
+    /// attempt to connect failed (the server refuses or does not answer),
+    /// this fails at once instead of waiting for a connection that cannot
+    /// come; r2d2 keeps trying in the background, so the store recovers by
+    /// itself when the server is back. Otherwise it waits for a connection
+    /// up to [`CONNECT_WAIT_TIMEOUTS`] timeouts (a cluster connection asks
+    /// every master, and one frozen master costs a timeout).
+    fn connection(&self) -> Result<r2d2::PooledConnection<Manager>, StoreError> {
+        let deadline =
+            std::time::Instant::now() + self.timeout.saturating_mul(CONNECT_WAIT_TIMEOUTS);
+        loop {
+            if let Some(pooled) = self.pool.try_get() {
+                return Ok(pooled);
+            }
+            if self.unreachable.load(std::sync::atomic::Ordering::Relaxed) {
+                // Now and then a request asks for a connection itself (which
+                // makes r2d2 try at once), so that the store is back as soon
+                // as the server is, not at r2d2's next retry.
+                let probed = self
+                    .probe
+                    .claim()
+                    .then(|| self.pool.get_timeout(CONNECT_POLL).ok())
+                    .flatten();
+                return probed.ok_or_else(|| {
+                    backend(
+                        "cannot connect (the latest attempt failed; retrying in the background)",
+                    )
+                });
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.pool.get_timeout(left.min(CONNECT_POLL)) {
+                Ok(pooled) => return Ok(pooled),
+                Err(err) if left <= CONNECT_POLL => return Err(backend(err)),
+                Err(_) => {}
+            }
+        }
+    }
+
     /// Runs `work` on a pooled connection.
     ///
     /// * A cluster's "not here now" answers (MOVED, ASK, TRYAGAIN,
@@ -136,7 +250,7 @@ impl RedisStore {
         let started = std::time::Instant::now();
         let mut round = 0;
         loop {
-            let mut pooled = self.pool.get().map_err(backend)?;
+            let mut pooled = self.connection()?;
             let link = &mut pooled.link;
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(link)));
             match result {
@@ -553,6 +667,23 @@ mod against_real_servers {
     }
 
     #[test]
+    fn a_single_server_named_as_a_cluster_is_refused_with_the_right_hint() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let server = RedisServer::start(tmp.path());
+        let address = server
+            .url()
+            .trim_start_matches("redis://")
+            .trim_end_matches("/0")
+            .to_owned();
+        let target = RedisTarget::parse(&format!("redis+cluster://{address}"))
+            .expect("url")
+            .expect("valid");
+        let err = RedisStore::open(&target, &options()).expect_err("not a cluster");
+        assert!(err.to_string().contains("not in cluster mode"), "{err}");
+        assert!(err.to_string().contains("redis://HOST:PORT/DB"), "{err}");
+    }
+
+    #[test]
     fn redis_forgets_records_at_their_expiry_and_refuses_sets_of_two_tags() {
         let tmp = tempfile::tempdir().expect("tmp");
         let server = RedisServer::start(tmp.path());
@@ -615,8 +746,10 @@ mod against_real_servers {
         for _ in 0..3 {
             let started = Instant::now();
             let err = store.apply(&put("2")).expect_err("down");
+            // A refused connection fails at once, not after the pool's
+            // wait for a connection (5 timeouts, 2.5 s).
             assert!(
-                started.elapsed() < Duration::from_secs(3),
+                started.elapsed() < Duration::from_secs(2),
                 "{:?}",
                 started.elapsed()
             );
@@ -625,11 +758,18 @@ mod against_real_servers {
         }
         server.restart();
         // Data of a killed server without persistence is gone; the store
-        // object connects again by itself.
-        assert_eq!(
-            store.apply(&put("3")).expect("apply"),
-            ApplyOutcome::Applied
-        );
+        // object connects again by itself (at once, or by its next probe or
+        // background retry).
+        let healing = Instant::now();
+        let applied = loop {
+            match store.apply(&put("3")) {
+                Err(_) if healing.elapsed() < Duration::from_secs(10) => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                other => break other,
+            }
+        };
+        assert_eq!(applied.expect("apply"), ApplyOutcome::Applied);
         assert_eq!(
             store.get_many(&["{k}v".into()]).expect("get"),
             [Some("3".into())]
