@@ -10,16 +10,16 @@ import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
-import { freePort, waitForHttp } from '../node/support.mjs';
+import { HOST_BINARY, freePort, waitForHttp } from '../node/support.mjs';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const DIST = join(ROOT, 'www', 'dist');
 /** Screenshots go here (gitignored: test artifacts, not sources). */
 export const ARTIFACTS = join(ROOT, 'tests', 'artifacts', 'console');
-const BINARY = join(ROOT, 'target', 'release', 'sessattr');
+const BINARY = HOST_BINARY;
 
 /**
- * `target/release/sessattr serve` on a fresh data dir with `users`
+ * The release host (`target/release/sessattr`, or under `$CARGO_TARGET_DIR`) serving on a fresh data dir with `users`
  * ({name: [password, superUser]}) added from the command line first.
  * and `extraArgs` for `serve`. Resolves to `{base, log(), stop()}`; `log()`
  * is everything it printed.

@@ -6,12 +6,17 @@ import { once } from 'node:events';
 import { copyFileSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** The repository root. */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/**
+ * The release host binary: under `$CARGO_TARGET_DIR` (relative to the root,
+ * as xtask reads it) when set, else under `target/`.
+ */
+export const HOST_BINARY = resolve(ROOT, process.env.CARGO_TARGET_DIR || 'target', 'release', 'sessattr');
 /** The package's folder (its devDependencies hold esbuild, tsc, workerd). */
 export const PKG = join(ROOT, 'pkg');
 /** A tool from the package's devDependencies. */

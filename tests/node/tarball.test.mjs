@@ -10,7 +10,7 @@ import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 
-import { PKG, ROOT, bin, pack, projectWith, sh } from './support.mjs';
+import { HOST_BINARY, PKG, bin, pack, projectWith, sh } from './support.mjs';
 
 const tarball = pack();
 const project = projectWith(tarball);
@@ -31,7 +31,7 @@ test('the tarball holds the sources, the types, the CommonJS entry and the modul
 
 test('the module in the tarball has the bytes the native host runs (sessattr module-info)', () => {
   const packed = sh('tar', ['-xzOf', tarball, MODULE], { encoding: 'buffer' });
-  const host = JSON.parse(sh(join(ROOT, 'target/release/sessattr'), ['module-info', '--json']));
+  const host = JSON.parse(sh(HOST_BINARY, ['module-info', '--json']));
   assert.equal(host.module, '(built-in)');
   assert.equal(host.bytes, packed.length);
   assert.equal(createHash('sha256').update(packed).digest('hex'), host.sha256);
