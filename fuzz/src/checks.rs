@@ -32,7 +32,9 @@ use sessattr_core::store::layout;
 use sessattr_core::store::record::{
     self, AttrIndex, AttrRecord, RECORD_VERSION, SessionRecord, UserRecord,
 };
-use sessattr_core::{StepInput, StepOutput, encode_seed, password, step, step_json};
+use sessattr_core::{
+    StepInput, StepOutput, configure_json, encode_seed, password, step, step_json, step_json_with,
+};
 
 /// The fuzz targets, by name (the folders of `fuzz/seeds/` and
 /// `fuzz/regressions/`).
@@ -563,10 +565,14 @@ fn times_around(times: &[i64], expiry: Option<i64>) -> Vec<i64> {
 // ---------------------------------------------------------------------------
 // abi_step
 
-/// `sessattr_core::step_json` — what the raw ABI's `sessattr_step` runs —
-/// on arbitrary bytes: the answer is always a JSON `StepOutput`, the same
-/// for the same input; input that is not a `StepInput` is rejected; a need
-/// asks for something not given yet; a decision is well formed.
+/// What the raw ABI runs on arbitrary bytes: `sessattr_core::step_json`
+/// (a step input that carries its configuration) and `step_json_with`
+/// over the fixture's configuration set up by `configure_json` (what
+/// `sessattr_step` runs after `sessattr_configure`), and `configure_json`
+/// itself. Every answer is JSON: a `StepOutput`, the same for the same
+/// input; input that is not a `StepInput` is rejected; an input's own
+/// configuration wins over the one set up; a need asks for a key or prefix
+/// not given yet; a decision is well formed.
 ///
 /// Inputs whose argon2 costs (in `config.argon2` or in a PHC string
 /// anywhere in them) are beyond what the embeddings accept
@@ -574,13 +580,36 @@ fn times_around(times: &[i64], expiry: Option<i64>) -> Vec<i64> {
 /// configuration, and the core trusts them and its own stored hashes with
 /// the costs (one such step may allocate gigabytes).
 pub fn abi_step(data: &[u8]) {
+    let (_, answer) = configure_json(data);
+    let answer: Map<String, Value> =
+        serde_json::from_slice(&answer).expect("configure answers a JSON object");
+    assert!(
+        answer.get("configured") == Some(&Value::Bool(true))
+            || answer.get("rejected").is_some_and(Value::is_string),
+        "configure answered {answer:?}"
+    );
     if too_costly(data) {
         return;
     }
+    let input = serde_json::from_slice::<StepInput>(data).ok();
     let out = step_json(data);
-    let output: StepOutput = serde_json::from_slice(&out).expect("the answer is a StepOutput");
+    check_step_answer(&out, input.as_ref());
     assert_eq!(step_json(data), out, "the same input gives the same answer");
-    let Ok(input) = serde_json::from_slice::<StepInput>(data) else {
+    let fixture_config = serde_json::to_vec(&fixture().config_json).expect("serializes");
+    let (prepared, _) = configure_json(&fixture_config);
+    let prepared = prepared.expect("the fixture's configuration is accepted");
+    let configured = step_json_with(data, Some(&prepared));
+    check_step_answer(&configured, input.as_ref());
+    if input.as_ref().is_some_and(|i| i.config.is_some()) {
+        assert_eq!(configured, out, "an input's own configuration wins");
+    }
+}
+
+/// One answer of `step_json` (or `step_json_with`) to an input that reads
+/// as `input` (or not at all).
+fn check_step_answer(out: &[u8], input: Option<&StepInput>) {
+    let output: StepOutput = serde_json::from_slice(out).expect("the answer is a StepOutput");
+    let Some(input) = input else {
         assert!(
             matches!(output, StepOutput::Rejected(_)),
             "not a StepInput, yet {output:?}"
