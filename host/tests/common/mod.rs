@@ -430,7 +430,10 @@ fn wat_bytes(text: &str) -> String {
     text.bytes().map(|b| format!("\\{b:02x}")).collect()
 }
 
-/// A fake sessattr module (ABI 1) that needs no core: in each instance, its
+/// The fake module's answer to `sessattr_configure`.
+const CONFIGURED: &str = r#"{"configured":true}"#;
+
+/// A fake sessattr module (this ABI) that needs no core: in each instance, its
 /// first step asks for `fake:k` and a scan of `fake:`; every later step
 /// answers `done` with a 201 response and a put-if-absent of `fake:k`.
 pub fn fake_module(done_body: &str) -> Vec<u8> {
@@ -463,6 +466,9 @@ pub fn fake_module(done_body: &str) -> Vec<u8> {
                 global.set $next
                 local.get $ptr)
             (func (export "sessattr_free") (param i32 i32))
+            (data (i32.const 2048) "{configured_data}")
+            (func (export "sessattr_configure") (param i32 i32) (result i64)
+                i64.const {configured_packed})
             (func (export "sessattr_step") (param $ptr i32) (param $len i32) (result i64)
                 global.get $calls
                 i32.const 1
@@ -480,6 +486,8 @@ pub fn fake_module(done_body: &str) -> Vec<u8> {
         abi = sessattr_core::ABI_VERSION,
         need_data = wat_bytes(need),
         done_data = wat_bytes(&done),
+        configured_data = wat_bytes(CONFIGURED),
+        configured_packed = (2048i64 << 32) | CONFIGURED.len() as i64,
         need_packed = (16i64 << 32) | need.len() as i64,
         done_packed = (4096i64 << 32) | done.len() as i64,
     );
