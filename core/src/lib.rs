@@ -45,9 +45,13 @@ pub struct Prepared {
 
 impl Prepared {
     /// Checks `config` and builds its keyring; a malformed key is refused
-    /// without detail about it.
+    /// without detail about it, and so are argon2 costs beyond
+    /// [`password::check_params`] (one login could otherwise allocate
+    /// gigabytes inside the module).
     pub fn new(config: Config) -> Result<Self, &'static str> {
         let keyring = Keyring::new(&config.keys).map_err(|_| KEYRING_MALFORMED)?;
+        password::check_params(config.argon2)
+            .map_err(|_| "the argon2 costs are beyond what the module may hash")?;
         Ok(Self { config, keyring })
     }
 

@@ -63,6 +63,20 @@ pub fn verify(password: &str, stored: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(stored) else {
         return false;
     };
+    // A stored hash declaring costs beyond what the module may hash (a
+    // forged or corrupted record) is refused like a wrong password, before
+    // it can make the step allocate gigabytes or run for minutes.
+    let within_bounds = Params::try_from(&parsed).is_ok_and(|used| {
+        check_params(Argon2Params {
+            m_cost: used.m_cost(),
+            t_cost: used.t_cost(),
+            p_cost: used.p_cost(),
+        })
+        .is_ok()
+    });
+    if !within_bounds {
+        return false;
+    }
     Argon2::default()
         .verify_password(password.as_bytes(), &parsed)
         .is_ok()
@@ -99,6 +113,20 @@ mod tests {
         assert!(!needs_rehash(&stored, CHEAP));
         let dearer = Argon2Params { t_cost: 2, ..CHEAP };
         assert!(needs_rehash(&stored, dearer));
+    }
+
+    #[test]
+    fn a_stored_hash_declaring_costs_out_of_bounds_is_refused_unhashed() {
+        let mut entropy = Entropy::from_seed_text(&encode_seed(&[2; 32])).expect("seed");
+        let stored = hash("correct horse", CHEAP, &mut entropy).expect("hash");
+        assert!(stored.contains("m=64,"), "{stored}");
+        // The same hash made to declare 4 GiB of memory: refused at once
+        // (hashing it would allocate 4 GiB).
+        let forged = stored.replace("m=64,", "m=4194304,");
+        assert!(!verify("correct horse", &forged));
+        let forged = stored.replace("t=1,", "t=100000,");
+        assert!(!verify("correct horse", &forged));
+        assert!(verify("correct horse", &stored));
     }
 
     #[test]

@@ -143,6 +143,12 @@ fn configure_json_accepts_a_config_and_refuses_a_bad_key_without_showing_it() {
         "Debug never shows a key"
     );
 
+    let mut dear = world.config.clone();
+    dear.argon2.m_cost = 4 << 20;
+    let (none, answer) = configure_json(&serde_json::to_vec(&dear).unwrap());
+    assert!(none.is_none(), "argon2 costs beyond the bounds are refused");
+    assert!(String::from_utf8(answer).unwrap().contains("argon2"));
+
     let (none, answer) = configure_json(b"{not json");
     assert!(none.is_none());
     assert!(String::from_utf8(answer).unwrap().contains("rejected"));
