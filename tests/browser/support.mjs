@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 import { HOST_BINARY, freePort, waitForHttp } from '../node/support.mjs';
+import * as evidence from '../node/evidence.mjs';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const DIST = join(ROOT, 'www', 'dist');
@@ -29,6 +30,7 @@ export async function startHost(users, extraArgs = []) {
   const dataDir = mkdtempSync(join(tmpdir(), 'sessattr-console-'));
   let output = '';
   for (const [name, [password, superUser]] of Object.entries(users)) {
+    evidence.secret('password', password);
     const args = ['--data-dir', dataDir, 'user', 'add', name, '--password-stdin', ...(superUser ? ['--super-user'] : [])];
     const done = spawnSync(BINARY, args, { input: `${password}\n`, encoding: 'utf8' });
     output += done.stdout + done.stderr;
@@ -48,9 +50,20 @@ export async function startHost(users, extraArgs = []) {
         child.kill('SIGTERM');
         await once(child, 'exit');
       }
+      evidence.log(output);
+      keyFileSecrets(dataDir);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Records the keys of a data dir's key file for the secrets scan. */
+function keyFileSecrets(dataDir) {
+  try {
+    evidence.secretsIn(JSON.parse(readFileSync(join(dataDir, 'keys.json'), 'utf8')));
+  } catch {
+    // No key file: nothing to record.
+  }
 }
 
 const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm' };

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 
 import { createHandler, memoryStore } from '../../pkg/src/node.js';
+import * as evidence from './evidence.mjs';
 
 const CASES = new URL('../cases/', import.meta.url);
 const BASE = 'http://127.0.0.1:17010';
@@ -192,10 +193,12 @@ async function send(request, vars) {
   if (request.body !== undefined) body = JSON.stringify(resolve(request.body, vars));
   if (request.body_raw !== undefined) body = interpolate(request.body_raw, vars);
   const bodyless = request.method === 'GET' || request.method === 'HEAD';
+  evidence.request(url, body);
   const response = bodyless && body !== undefined
     ? plain(await handler.handle({ method: request.method, url, headers, body }))
     : await handler.fetch(new Request(url, { method: request.method, headers, body }));
   const text = await response.text();
+  evidence.answer(response.status, text);
   let json;
   try {
     json = JSON.parse(text);

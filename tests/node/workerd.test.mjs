@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 
 import { bin, buildWorker, freePort, waitForHttp } from './support.mjs';
+import * as evidence from './evidence.mjs';
 
 /** Starts workerd on `port`; resolves once it answers HTTP. */
 async function startWorkerd(project, port, env) {
@@ -18,7 +19,10 @@ async function startWorkerd(project, port, env) {
   let log = '';
   child.stdout.on('data', (d) => (log += d));
   child.stderr.on('data', (d) => (log += d));
-  after(() => child.kill('SIGKILL'));
+  after(() => {
+    child.kill('SIGKILL');
+    evidence.log(log);
+  });
   await waitForHttp(`http://127.0.0.1:${port}/`, child, () => log);
   return { child, log: () => log };
 }
@@ -28,6 +32,8 @@ test('the example worker under workerd logs in and answers the seed create with 
   const port = await freePort();
   const passwords = { admin: randomBytes(12).toString('hex'), alice: randomBytes(12).toString('hex') };
   const key = randomBytes(32).toString('base64');
+  evidence.secret('key', key);
+  for (const password of Object.values(passwords)) evidence.secret('password', password);
   const { log } = await startWorkerd(project, port, {
     SESSATTR_KEYS: JSON.stringify({ keys: [{ id: 'k-test', key, state: 'primary' }] }),
     SESSATTR_USERS: JSON.stringify([
@@ -37,8 +43,12 @@ test('the example worker under workerd logs in and answers the seed create with 
   });
   const base = `http://127.0.0.1:${port}`;
   const call = async (method, path, body) => {
-    const response = await fetch(`${base}${path}`, { method, body: JSON.stringify(body) });
-    return { status: response.status, body: await response.json() };
+    const text = JSON.stringify(body);
+    evidence.request(`${base}${path}`, text);
+    const response = await fetch(`${base}${path}`, { method, body: text });
+    const answer = await response.text();
+    evidence.answer(response.status, answer);
+    return { status: response.status, body: JSON.parse(answer) };
   };
   const login = async (username) => {
     const { status, body } = await call('POST', '/zato/sso/user/login', { username, password: passwords[username], current_app: 'CRM' });

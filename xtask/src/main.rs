@@ -10,6 +10,8 @@ mod bench;
 mod build;
 mod console;
 mod fuzz;
+mod secrets;
+mod soak;
 mod test;
 mod tools;
 
@@ -29,8 +31,17 @@ USAGE:
     cargo xtask test            build, then cargo fmt --check, clippy (host and wasm
                                 targets), cargo test --release, one short pass of every
                                 benchmark, the Node tests in tests/node/ and the
-                                browser tests in tests/browser/; stops at the first
-                                failure
+                                browser tests in tests/browser/, 30 s of each fuzz
+                                target, and the secrets scan of every log and error
+                                body of the run; stops at the first failure
+    cargo xtask soak [--minutes N]
+                                build, then run the host on redb under mixed traffic
+                                for N minutes (default 10): fails on any error answer
+                                or a growing RSS; writes its table into
+                                docs/BENCHMARKS.md (host/benches/soak.rs)
+    cargo xtask secrets-scan    scan the evidence the last `cargo xtask test` left in
+                                target/test-evidence/ again: no value, password, key
+                                or UST may appear in a log or an error body
     cargo xtask size            build, then measure the module (raw, gzip, brotli, and
                                 after binaryen's wasm-opt) and rewrite the table in
                                 docs/BENCHMARKS.md
@@ -71,6 +82,8 @@ enum Command {
     Size,
     Bench(Vec<String>),
     Fuzz(fuzz::Options),
+    SecretsScan,
+    Soak(u64),
     Help,
 }
 
@@ -83,9 +96,11 @@ fn parse(args: &[String]) -> Result<Command> {
         "build" => Command::Build,
         "test" => Command::Test,
         "size" => Command::Size,
+        "secrets-scan" => Command::SecretsScan,
         "help" | "--help" | "-h" => Command::Help,
         "bench" => return Ok(Command::Bench(rest.to_vec())),
         "fuzz" => return Ok(Command::Fuzz(fuzz::parse(rest)?)),
+        "soak" => return Ok(Command::Soak(soak::parse(rest)?)),
         "serve" => {
             let rest = match rest.split_first() {
                 Some((dashes, tail)) if dashes == "--" => tail,
@@ -110,6 +125,8 @@ fn main() -> ExitCode {
         Command::Size => build::size(),
         Command::Bench(only) => bench::bench(&only),
         Command::Fuzz(options) => fuzz::fuzz(&options),
+        Command::SecretsScan => secrets::scan(),
+        Command::Soak(minutes) => soak::soak(minutes),
         Command::Help => {
             print!("{USAGE}");
             Ok(())

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
+use crate::secrets;
 use crate::tools::{self, WASM_TARGET, cargo, progress, root, run};
 
 /// The Node tests' folder, relative to the root.
@@ -24,8 +25,9 @@ pub fn test() -> Result<()> {
     tools::ensure_chromium()?;
     tools::ensure_components(&["rustfmt", "clippy"])?;
     crate::fuzz::check_nightly()?;
+    secrets::reset()?;
 
-    let steps: [Step; 9] = [
+    let steps: [Step; 10] = [
         ("build", crate::build::build),
         ("cargo fmt --check", fmt_check),
         ("clippy (host target)", clippy_host),
@@ -33,6 +35,10 @@ pub fn test() -> Result<()> {
         ("cargo test --release", cargo_test),
         ("node tests", node_tests),
         ("browser tests (web console in Chromium)", browser_tests),
+        (
+            "secrets scan (every log and error body of the run)",
+            secrets::scan,
+        ),
         ("fuzz, 30 s per target", crate::fuzz::ci),
         // Last: it builds the host with the benchmark-only feature, and the
         // Node and browser tests above run the production build.
@@ -93,7 +99,9 @@ fn clippy_wasm() -> Result<()> {
 /// ([`crate::build::HOST_BUILD`] has the same feature unification), so this
 /// step only runs.
 fn cargo_test() -> Result<()> {
-    run(cargo().args(["test", "--locked", "--release", "--workspace"]))
+    run(cargo()
+        .args(["test", "--locked", "--release", "--workspace"])
+        .env(secrets::EVIDENCE_ENV, secrets::evidence_dir()))
 }
 
 /// The Node tests of [`NODE_TESTS`].
@@ -127,6 +135,7 @@ fn node_test_folder(folder: &str) -> Result<()> {
     run(std::process::Command::new("node")
         .arg("--test")
         .args(&files)
+        .env(secrets::EVIDENCE_ENV, secrets::evidence_dir())
         .current_dir(root()))
 }
 

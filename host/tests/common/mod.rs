@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod evidence;
 pub mod redis;
 
 /// The binary under test.
@@ -62,6 +63,8 @@ pub struct Server {
     pub base: String,
     /// Where its stdout and stderr go.
     pub log: PathBuf,
+    /// Its data dir.
+    data_dir: PathBuf,
 }
 
 impl Server {
@@ -122,7 +125,15 @@ impl Server {
             child: Some(child),
             base: format!("http://{addr}"),
             log: log.to_path_buf(),
+            data_dir: data_dir.to_path_buf(),
         }
+    }
+
+    /// Keeps its log and its key file's keys for the secrets scan
+    /// ([`evidence`]).
+    fn keep_evidence(&self) {
+        evidence::log_file(&self.log);
+        evidence::key_file(&self.data_dir);
     }
 
     /// Stops the server with SIGTERM and returns its exit status.
@@ -134,6 +145,7 @@ impl Server {
         let started = Instant::now();
         loop {
             if let Some(status) = child.try_wait().expect("try_wait") {
+                self.keep_evidence();
                 return status;
             }
             if started.elapsed() > Duration::from_secs(20) {
@@ -160,6 +172,7 @@ impl Drop for Server {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+            self.keep_evidence();
         }
     }
 }
@@ -174,7 +187,7 @@ pub fn read_to_string(path: &Path) -> String {
 }
 
 /// Runs `sessattr --data-dir DATA ARGS…` with `stdin` as standard input,
-/// appending its output to `log` as well.
+/// appending its log (stderr) to `log` as well.
 pub fn run_cli(data_dir: &Path, log: &Path, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(BIN)
         .arg("--data-dir")
@@ -194,12 +207,20 @@ pub fn run_cli(data_dir: &Path, log: &Path, args: &[&str], stdin: &str) -> Outpu
         .write_all(stdin.as_bytes())
         .expect("write stdin");
     let output = child.wait_with_output().expect("wait");
+    // Passwords are given on stdin; what the command printed on stderr is
+    // its log (stdout is its output: `store export` prints records there
+    // on purpose).
+    for line in stdin.lines() {
+        evidence::secret(evidence::Secret::Password, line.trim());
+    }
+    evidence::log_text(&String::from_utf8_lossy(&output.stderr));
     let mut file = OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
         .expect("log");
-    file.write_all(&output.stdout).expect("log stdout");
+    // Its log only: stdout is the command's output (`store export` prints
+    // records, values in clear among them, there on purpose).
     file.write_all(&output.stderr).expect("log stderr");
     output
 }
@@ -363,6 +384,7 @@ pub fn send(
     body: Vec<u8>,
     content_type: &str,
 ) -> Answer {
+    evidence::request(&body, url);
     let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
     let response = client
         .request(method, url)
@@ -378,6 +400,7 @@ pub fn send(
         .unwrap_or_default()
         .to_owned();
     let text = response.text().expect("body");
+    evidence::answer(status, &text);
     let body =
         serde_json::from_str(&text).unwrap_or_else(|_| panic!("answer is not JSON: {text:?}"));
     Answer {

@@ -60,6 +60,10 @@ pub fn send(
     base: &str,
     request: &Outgoing,
 ) -> Result<Answer, String> {
+    crate::common::evidence::request(
+        request.body.as_deref().unwrap_or_default(),
+        &request.target(),
+    );
     let method = reqwest::Method::from_bytes(request.method.as_bytes())
         .map_err(|e| format!("bad method {:?}: {e}", request.method))?;
     let mut builder = client.request(method, format!("{base}{}", request.target()));
@@ -87,6 +91,7 @@ pub fn send(
         .bytes()
         .map_err(|e| format!("reading the body: {e:#}"))?;
     let text = String::from_utf8_lossy(&bytes).into_owned();
+    crate::common::evidence::answer(status, &text);
     let json = serde_json::from_slice(&bytes).ok();
     Ok(Answer {
         status,

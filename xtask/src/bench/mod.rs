@@ -89,7 +89,7 @@ pub fn quick_pass() -> Result<()> {
     command
         .args(["test", "--locked", "--release", "--workspace"])
         .args(FEATURES);
-    for target in ["decide", "module_call", "load", "redis_cluster"] {
+    for target in ["decide", "module_call", "load", "redis_cluster", "soak"] {
         command.args(["--bench", target]);
     }
     run(&mut command)?;
