@@ -156,13 +156,16 @@ pub fn parse_wrk(text: &str) -> WrkReport {
         .unwrap_or_else(|| panic!("no request count in:\n{text}"));
     let mut words = line.split_whitespace();
     let requests: u64 = words.next().unwrap().parse().unwrap();
-    let seconds = words
-        .nth(2)
-        .unwrap()
-        .trim_end_matches(',')
-        .trim_end_matches('s')
-        .parse()
-        .unwrap();
+    // wrk writes the run's length as `10.00s`, `1.00m` or `1.00h`.
+    let length = words.nth(2).unwrap().trim_end_matches(',');
+    let (number, unit) = length.split_at(length.len() - 1);
+    let number: f64 = number.parse().unwrap();
+    let seconds = match unit {
+        "s" => number,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        other => panic!("unit {other} in {line:?}"),
+    };
     WrkReport {
         requests,
         seconds,
