@@ -59,17 +59,17 @@ impl AppState {
     pub fn new(service: Arc<Service>) -> Self {
         let metrics = Arc::new(Metrics::new(service.runtime().sha256()));
         let probe = health::Probe::new(&service, "store", Duration::from_secs(1));
-        let mut state = Self {
+        Self {
             service,
+            // Replaced at once by `with_http`'s.
             gate: Gate::new(1, 0, Duration::from_secs(1)),
             metrics,
             body_timeout: Duration::ZERO,
             console: true,
             cors: Cors::default(),
             probe,
-        };
-        state = state.with_http(&HttpSettings::default());
-        state
+        }
+        .with_http(&HttpSettings::default())
     }
 
     /// This state with the body timeout and the module's queue of
