@@ -155,6 +155,39 @@ pub struct SettingFlags {
     /// PEM key of the client certificate [env: SESSATTR_REDIS_TLS_KEY_FILE].
     #[arg(long, value_name = "FILE")]
     pub redis_tls_key_file: Option<String>,
+    /// Milliseconds a client may take to send a request's line and headers
+    /// (from the connection's start, or the request's first byte), 100 …
+    /// 3600000; then the connection closes [env: SESSATTR_HTTP_HEADER_TIMEOUT_MS]
+    /// [default: 10000].
+    #[arg(long, value_name = "MS")]
+    pub http_header_timeout_ms: Option<String>,
+    /// Milliseconds a client may take to send a request's whole body, 100 …
+    /// 3600000; then 408 and the connection closes
+    /// [env: SESSATTR_HTTP_BODY_TIMEOUT_MS] [default: 30000].
+    #[arg(long, value_name = "MS")]
+    pub http_body_timeout_ms: Option<String>,
+    /// Milliseconds a kept-alive connection may sit idle, 100 … 3600000
+    /// [env: SESSATTR_HTTP_IDLE_TIMEOUT_MS] [default: 75000].
+    #[arg(long, value_name = "MS")]
+    pub http_idle_timeout_ms: Option<String>,
+    /// Milliseconds requests in flight may take to finish after SIGTERM or
+    /// SIGINT, 0 … 3600000 [env: SESSATTR_HTTP_SHUTDOWN_GRACE_MS] [default: 30000].
+    #[arg(long, value_name = "MS")]
+    pub http_shutdown_grace_ms: Option<String>,
+    /// Most connections open at once, 1 … 1000000; more wait in the listen
+    /// backlog [env: SESSATTR_HTTP_MAX_CONNECTIONS] [default: 4096].
+    #[arg(long, value_name = "N")]
+    pub http_max_connections: Option<String>,
+    /// Most operations waiting for a turn in the module, 0 … 1000000; one
+    /// more is answered 503 with Retry-After [env: SESSATTR_HTTP_MAX_QUEUED]
+    /// [default: 1024].
+    #[arg(long, value_name = "N")]
+    pub http_max_queued: Option<String>,
+    /// Longest wait of an operation for a turn in the module, in
+    /// milliseconds, 1 … 3600000; then 503 with Retry-After
+    /// [env: SESSATTR_HTTP_QUEUE_TIMEOUT_MS] [default: 60000].
+    #[arg(long, value_name = "MS")]
+    pub http_queue_timeout_ms: Option<String>,
 }
 
 impl SettingFlags {
@@ -181,6 +214,13 @@ impl SettingFlags {
             ("redis.tls_ca_file", &self.redis_tls_ca_file),
             ("redis.tls_cert_file", &self.redis_tls_cert_file),
             ("redis.tls_key_file", &self.redis_tls_key_file),
+            ("http.header_timeout_ms", &self.http_header_timeout_ms),
+            ("http.body_timeout_ms", &self.http_body_timeout_ms),
+            ("http.idle_timeout_ms", &self.http_idle_timeout_ms),
+            ("http.shutdown_grace_ms", &self.http_shutdown_grace_ms),
+            ("http.max_connections", &self.http_max_connections),
+            ("http.max_queued", &self.http_max_queued),
+            ("http.queue_timeout_ms", &self.http_queue_timeout_ms),
         ]
         .into_iter()
         .filter_map(|(name, value)| value.clone().map(|v| (name, v)))

@@ -21,7 +21,9 @@ use crate::engine::{GuestLimits, Runtime};
 use crate::http::{self, AppState};
 use crate::keyfile::{self, KeySource};
 use crate::keys::watch;
+use crate::metrics::{During, Metrics};
 use crate::module_source::ModuleSource;
+use crate::server::{self, Drained, ServerLimits};
 use crate::service::Service;
 use crate::settings::Settings;
 use crate::settings::StoreSetting;
@@ -156,7 +158,38 @@ pub fn serve(data_dir: &Path, settings: &Settings, args: &ServeArgs) -> Result<(
             what: "cannot read the listen address",
             source,
         })?;
-        tracing::info!(listen = %local, "listening on http://{local}");
+        let (store_kind, probe_timeout) = match &settings.store {
+            StoreSetting::Redb => ("redb", Duration::from_millis(settings.redis.timeout_ms)),
+            StoreSetting::Redis(target) if target.cluster => (
+                "redis-cluster",
+                Duration::from_millis(settings.redis.timeout_ms),
+            ),
+            StoreSetting::Redis(_) => ("redis", Duration::from_millis(settings.redis.timeout_ms)),
+        };
+        let origins = args
+            .allow_origins
+            .iter()
+            .filter_map(|origin| HeaderValue::from_str(origin).ok())
+            .collect();
+        let state = Arc::new(
+            AppState::new(Arc::clone(&service))
+                .with_http(&settings.http)
+                .with_store_probe(store_kind, probe_timeout)
+                .with_console(!args.no_console)
+                .with_allowed_origins(origins),
+        );
+        let http_settings = &settings.http;
+        tracing::info!(
+            listen = %local,
+            header_timeout_ms = http_settings.header_timeout_ms,
+            body_timeout_ms = http_settings.body_timeout_ms,
+            idle_timeout_ms = http_settings.idle_timeout_ms,
+            max_connections = http_settings.max_connections,
+            max_running = state.pool().max_running,
+            max_queued = http_settings.max_queued,
+            queue_timeout_ms = http_settings.queue_timeout_ms,
+            "listening on http://{local}"
+        );
         let every = Duration::from_secs(settings.sweep_interval);
         let sweeper = (!service.store().expires_by_itself()).then(|| {
             tracing::info!(every_secs = settings.sweep_interval, "sweeper started");
@@ -164,6 +197,7 @@ pub fn serve(data_dir: &Path, settings: &Settings, args: &ServeArgs) -> Result<(
                 Arc::clone(service.store()),
                 service.clock().clone(),
                 every,
+                Arc::clone(state.metrics()),
             ))
         });
         let key_source = KeySource::choose(DataDir::open(data_dir)?.key_path());
@@ -196,34 +230,50 @@ pub fn serve(data_dir: &Path, settings: &Settings, args: &ServeArgs) -> Result<(
         if !args.allow_origins.is_empty() {
             tracing::info!(origins = %args.allow_origins.join(","), "cross-origin requests (CORS) allowed");
         }
-        let origins = args
-            .allow_origins
-            .iter()
-            .filter_map(|origin| HeaderValue::from_str(origin).ok())
-            .collect();
-        let state = Arc::new(
-            AppState::new(Arc::clone(&service))
-                .with_console(!args.no_console)
-                .with_allowed_origins(origins),
-        );
-        let result = http::serve(listener, state, http::shutdown_signal()).await;
+        let limits = ServerLimits::new(&settings.http);
+        let shutdown = async {
+            http::shutdown_signal().await;
+            tracing::info!("shutting down (a second SIGTERM or SIGINT stops at once)");
+        };
+        let drained = server::serve(
+            listener,
+            Arc::clone(&state),
+            limits,
+            shutdown,
+            http::shutdown_signal(),
+        )
+        .await;
         if let Some(sweeper) = sweeper {
             sweeper.abort();
         }
         watcher.abort();
+        match drained {
+            Drained::Clean => tracing::info!("every request in flight finished"),
+            Drained::CutShort(open) => tracing::warn!(
+                connections = open,
+                "stopping with requests still in flight (grace period over, or a second signal)"
+            ),
+        }
+        // Operations still running hold what they claimed; only what no
+        // operation holds goes back, so this is safe beside them.
         service.release_budget();
-        result.map_err(|source| Error::Io {
-            what: "server failed",
-            source,
-        })
+        Ok::<(), Error>(())
     })?;
+    // Blocking work still running (an operation cut short, a sweep) gets a
+    // moment to end; the process then exits whatever it does.
+    tokio.shutdown_timeout(Duration::from_secs(1));
     tracing::info!("stopped");
     Ok(())
 }
 
 /// Purges records whose expiry has passed by `clock`, at start and then
 /// every `every`.
-async fn sweep_forever(store: Arc<dyn Store>, clock: Clock, every: Duration) {
+async fn sweep_forever(
+    store: Arc<dyn Store>,
+    clock: Clock,
+    every: Duration,
+    metrics: Arc<Metrics>,
+) {
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -234,7 +284,10 @@ async fn sweep_forever(store: Arc<dyn Store>, clock: Clock, every: Duration) {
         match purged {
             Ok(Ok(0)) => {}
             Ok(Ok(n)) => tracing::info!(purged = n, "purged expired records"),
-            Ok(Err(err)) => tracing::warn!(error = %err, "sweeper failed"),
+            Ok(Err(err)) => {
+                metrics.store_error(During::Sweep);
+                tracing::warn!(error = %err, "sweeper failed");
+            }
             Err(_) => tracing::warn!("sweeper panicked"),
         }
     }

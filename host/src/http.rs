@@ -1,57 +1,99 @@
-//! The HTTP face: one fallback handler for every method and path. Routing,
-//! 404 and 405 are the module's business; the host only carries bytes —
-//! except for the web console ([`crate::console`], `/console/…`), which the
-//! host serves itself unless the server runs with `--no-console`, and the
-//! test clock ([`crate::test_clock`]), which the host answers itself when
-//! the server runs with `--test-clock`.
+//! The HTTP face: one handler for every method and path. Routing, 404 and
+//! 405 are the module's business; the host only carries bytes — except
+//! for `GET /health` and `GET /metrics` ([`crate::health`],
+//! [`crate::metrics`]), the web console ([`crate::console`], `/console/…`),
+//! which the host serves itself unless the server runs with
+//! `--no-console`, and the test clock ([`crate::test_clock`]), which the
+//! host answers itself when the server runs with `--test-clock`.
+//!
+//! Connections, their timeouts and the shutdown are [`crate::server`]'s;
+//! here every request's body is read within `http.body_timeout_ms`, and
+//! every operation waits for its turn in the module at the [`Gate`].
 
-use std::future::{Future, poll_fn};
+use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::body::{Body, HttpBody as _};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::Request;
 use axum::http::header::{
-    CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, IF_NONE_MATCH, ORIGIN, USER_AGENT,
+    CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, IF_NONE_MATCH, ORIGIN, RETRY_AFTER, USER_AGENT,
 };
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use sessattr_core::protocol::{HttpRequest, HttpResponse, Operation};
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 
 use crate::console;
 use crate::cors::Cors;
+use crate::gate::{Gate, Refused};
+use crate::health;
+use crate::metrics::{self, Metrics, PoolSnapshot, Timeout};
 use crate::runner::{HostFailure, Outcome};
 use crate::service::Service;
+use crate::settings::HttpSettings;
 use crate::test_clock;
+
+/// Seconds a shed client is told to wait (`Retry-After`).
+pub const RETRY_AFTER_SECS: u64 = 1;
 
 /// Shared state of the handler.
 #[derive(Debug)]
 pub struct AppState {
     service: Arc<Service>,
-    permits: Arc<Semaphore>,
+    gate: Gate,
+    metrics: Arc<Metrics>,
+    body_timeout: Duration,
     console: bool,
     cors: Cors,
+    probe: health::Probe,
 }
 
 impl AppState {
     /// State over `service`, running at most [`concurrency`] operations at
-    /// once; the others wait their turn (time spent waiting counts against
-    /// no limit of the module), serving the web console.
+    /// once, with the default `http.*` settings ([`AppState::with_http`]),
+    /// serving the web console.
     pub fn new(service: Arc<Service>) -> Self {
-        let permits = concurrency(service.runtime().limits().max_instances);
+        let metrics = Arc::new(Metrics::new(service.runtime().sha256()));
+        let probe = health::Probe::new(&service, "store", Duration::from_secs(1));
         Self {
             service,
-            permits: Arc::new(Semaphore::new(permits)),
+            // Replaced at once by `with_http`'s.
+            gate: Gate::new(1, 0, Duration::from_secs(1)),
+            metrics,
+            body_timeout: Duration::ZERO,
             console: true,
             cors: Cors::default(),
+            probe,
         }
+        .with_http(&HttpSettings::default())
+    }
+
+    /// This state with the body timeout and the module's queue of
+    /// `settings` (`http.body_timeout_ms`, `http.max_queued`,
+    /// `http.queue_timeout_ms`).
+    #[must_use]
+    pub fn with_http(mut self, settings: &HttpSettings) -> Self {
+        let running = concurrency(self.service.runtime().limits().max_instances);
+        self.gate = Gate::new(
+            running,
+            usize::try_from(settings.max_queued).unwrap_or(usize::MAX),
+            Duration::from_millis(settings.queue_timeout_ms),
+        );
+        self.body_timeout = Duration::from_millis(settings.body_timeout_ms);
+        self
+    }
+
+    /// This state probing the store for `GET /health` within `timeout`
+    /// (the Redis timeout), naming it `kind` (`redb`, `redis`,
+    /// `redis-cluster`) in the answer.
+    #[must_use]
+    pub fn with_store_probe(mut self, kind: &'static str, timeout: Duration) -> Self {
+        self.probe = health::Probe::new(&self.service, kind, timeout);
+        self
     }
 
     /// This state answering cross-origin requests (CORS) from `origins`
@@ -70,6 +112,22 @@ impl AppState {
         self.console = on;
         self
     }
+
+    /// The metrics every request, connection and failure is counted in.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// What the pool gauges of `GET /metrics` show now.
+    pub fn pool(&self) -> PoolSnapshot {
+        PoolSnapshot {
+            idle_instances: self.service.runtime().idle_instances(),
+            running: self.gate.running(),
+            max_running: self.gate.max_running(),
+            queued: self.gate.queued(),
+            max_queued: self.gate.max_queued(),
+        }
+    }
 }
 
 /// How many operations run in the module at once: two per CPU (a step loop
@@ -82,25 +140,6 @@ impl AppState {
 pub fn concurrency(max_instances: u32) -> usize {
     let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     (2 * cpus).max(4).min(max_instances.max(1) as usize)
-}
-
-/// The router: everything goes to [`handle`].
-pub fn router(state: Arc<AppState>) -> Router {
-    Router::new().fallback(handle).with_state(state)
-}
-
-/// Serves `listener` until `shutdown` completes, then finishes in-flight requests.
-pub async fn serve(
-    listener: TcpListener,
-    state: Arc<AppState>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
 }
 
 /// Completes on SIGINT or SIGTERM.
@@ -118,7 +157,6 @@ pub async fn shutdown_signal() {
         _ = interrupt => {}
         () = terminate => {}
     }
-    tracing::info!("shutting down");
 }
 
 /// The body as read: its bytes, or too large.
@@ -195,27 +233,74 @@ async fn drain(body: &mut Body, mut seen: u64) -> bool {
         .unwrap_or(false)
 }
 
-/// The one handler: CORS around [`serve_request`] (a preflight of an allowed
-/// origin is answered here; see [`crate::cors`]).
-async fn handle(
-    State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
-) -> Response {
-    if let Some(preflight) = state.cors.preflight(request.method(), request.headers()) {
-        let mut response = Response::new(Body::empty());
-        *response.status_mut() = preflight.status;
-        *response.headers_mut() = preflight.headers;
-        return response;
+/// The first sub-status code of an answer, kept in the response's
+/// extensions for the request metrics.
+#[derive(Debug, Clone)]
+struct SubStatus(String);
+
+/// Counts a request in flight for as long as it lives (also when the
+/// client goes away mid-request and the handler is dropped).
+struct InFlight<'a>(&'a Metrics);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight(false);
     }
-    let origin = request.headers().get(ORIGIN).cloned();
-    let mut response = serve_request(&state, peer, request).await;
-    state.cors.decorate(origin.as_ref(), response.headers_mut());
+}
+
+/// The one handler: CORS around [`serve_request`] (a preflight of an allowed
+/// origin is answered here; see [`crate::cors`]), counted in the metrics.
+pub async fn handle(state: Arc<AppState>, peer: SocketAddr, request: Request) -> Response {
+    let started = Instant::now();
+    state.metrics.in_flight(true);
+    let _in_flight = InFlight(&state.metrics);
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response =
+        if let Some(preflight) = state.cors.preflight(request.method(), request.headers()) {
+            let mut response = Response::new(Body::empty());
+            *response.status_mut() = preflight.status;
+            *response.headers_mut() = preflight.headers;
+            response
+        } else {
+            let origin = request.headers().get(ORIGIN).cloned();
+            let mut response = serve_request(&state, peer, request).await;
+            state.cors.decorate(origin.as_ref(), response.headers_mut());
+            response
+        };
+    let sub_status = response
+        .extensions()
+        .get::<SubStatus>()
+        .map_or("", |code| code.0.as_str());
+    state.metrics.request(
+        &path,
+        method.as_str(),
+        response.status().as_u16(),
+        sub_status,
+        started.elapsed(),
+    );
     response
 }
 
-/// The answer to one request: the console's file, the test clock's, or
-/// the module's.
+/// Reads the body within the body timeout: `None` when it did not arrive
+/// in time (counted).
+async fn read_body_in_time(
+    state: &AppState,
+    body: Body,
+    limit: usize,
+    declared: Option<u64>,
+) -> Option<Result<ReadBody, axum::Error>> {
+    match tokio::time::timeout(state.body_timeout, read_body(body, limit, declared)).await {
+        Ok(read) => Some(read),
+        Err(_) => {
+            state.metrics.timeout(Timeout::Body);
+            None
+        }
+    }
+}
+
+/// The answer to one request: the health check's, the metrics', the
+/// console's file, the test clock's, or the module's.
 async fn serve_request(state: &Arc<AppState>, peer: SocketAddr, request: Request) -> Response {
     let started = Instant::now();
     let (parts, body) = request.into_parts();
@@ -228,23 +313,43 @@ async fn serve_request(state: &Arc<AppState>, peer: SocketAddr, request: Request
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if state.console {
+    let operational = path == metrics::HEALTH_PATH || path == metrics::METRICS_PATH;
+    let console = if state.console && !operational {
         let if_none_match = joined(&parts.headers, IF_NONE_MATCH);
-        if let Some(answer) = console::answer(&method, &path, if_none_match.as_deref()) {
-            // A console request has no use for a body: any is drained (so
-            // that its client can read the answer) and thrown away.
-            let unread = read_body(body, 0, declared)
-                .await
-                .map_or(Unread::Yes, |body| body.unread());
-            return console_response(&method, &path, &answer, started, unread);
-        }
+        console::answer(&method, &path, if_none_match.as_deref())
+    } else {
+        None
+    };
+    if operational || console.is_some() {
+        // These have no use for a body: any is drained (so that its client
+        // can read the answer) and thrown away.
+        let unread = match read_body_in_time(state, body, 0, declared).await {
+            Some(Ok(body)) => body.unread(),
+            _ => Unread::Yes,
+        };
+        return match console {
+            Some(answer) => console_response(&method, &path, &answer, started, unread),
+            None if path == metrics::HEALTH_PATH => {
+                let answer = health::answer(&state.probe, &state.metrics, &method).await;
+                operational_response(&method, &path, answer, started, unread)
+            }
+            None => {
+                let answer = health::metrics_answer(&state.metrics, state.pool(), &method);
+                operational_response(&method, &path, answer, started, unread)
+            }
+        };
     }
-    let body = match read_body(body, limit, declared).await {
-        Ok(body) => body,
-        Err(err) => {
+    let body = match read_body_in_time(state, body, limit, declared).await {
+        Some(Ok(body)) => body,
+        Some(Err(err)) => {
             tracing::debug!(method = %method, path = %path, error = %err, "cannot read request body");
             let outcome = Outcome::fallback(HostFailure::BodyUnreadable, 0);
             let status = StatusCode::BAD_REQUEST;
+            return respond(&method, &path, &outcome, started, status, Unread::Yes);
+        }
+        None => {
+            let outcome = Outcome::fallback(HostFailure::BodyTimeout, 0);
+            let status = StatusCode::REQUEST_TIMEOUT;
             return respond(&method, &path, &outcome, started, status, Unread::Yes);
         }
     };
@@ -281,7 +386,7 @@ async fn serve_request(state: &Arc<AppState>, peer: SocketAddr, request: Request
         user_agent,
     });
 
-    let outcome = match Arc::clone(&state.permits).acquire_owned().await {
+    let outcome = match state.gate.enter().await {
         Ok(permit) => {
             let service = Arc::clone(&state.service);
             tokio::task::spawn_blocking(move || {
@@ -293,11 +398,26 @@ async fn serve_request(state: &Arc<AppState>, peer: SocketAddr, request: Request
                 Outcome::fallback(HostFailure::Module("the operation panicked".into()), 1)
             })
         }
-        Err(_) => Outcome::fallback(HostFailure::Module("server is shutting down".into()), 0),
+        Err(Refused::Shed(why)) => {
+            state.metrics.shed(why);
+            Outcome::fallback(HostFailure::Busy, 0)
+        }
+        Err(Refused::Closed) => {
+            Outcome::fallback(HostFailure::Module("server is shutting down".into()), 0)
+        }
     };
+    state
+        .metrics
+        .outcome(outcome.failure.as_ref(), outcome.response.status);
     let status =
         StatusCode::from_u16(outcome.response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    respond(&method, &path, &outcome, started, status, unread)
+    let mut response = respond(&method, &path, &outcome, started, status, unread);
+    if outcome.failure == Some(HostFailure::Busy) {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+    }
+    response
 }
 
 /// Whether the answer goes out before the request body was read to its end.
@@ -352,7 +472,43 @@ fn respond(
     unread: Unread,
 ) -> Response {
     log_request(method, path, status.as_u16(), outcome, started);
-    build_response(status, &outcome.response, unread)
+    let mut response = build_response(status, &outcome.response, unread);
+    if let Some(code) = outcome.log.sub_status.first() {
+        response.extensions_mut().insert(SubStatus(code.clone()));
+    }
+    response
+}
+
+/// Logs the line of a `/health` or `/metrics` request (at debug level when
+/// it went well: load balancers and scrapers call them every few seconds)
+/// and builds its response.
+fn operational_response(
+    method: &str,
+    path: &str,
+    answer: health::Answer,
+    started: Instant,
+    unread: Unread,
+) -> Response {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let http_status = status.as_u16();
+    let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let sub_status = answer.sub_status.unwrap_or_default();
+    if http_status == 200 {
+        tracing::debug!(method, path, http_status, cid = %answer.cid, elapsed_us, "request");
+    } else {
+        tracing::warn!(method, path, http_status, cid = %answer.cid, sub_status, elapsed_us, "request");
+    }
+    let headers = answer
+        .headers
+        .iter()
+        .map(|(name, value)| (*name, value.as_str()));
+    let mut response = assemble(status, unread, headers, Body::from(answer.body));
+    if !sub_status.is_empty() {
+        response
+            .extensions_mut()
+            .insert(SubStatus(sub_status.to_owned()));
+    }
+    response
 }
 
 fn build_response(status: StatusCode, response: &HttpResponse, unread: Unread) -> Response {
@@ -428,7 +584,7 @@ fn log_request(method: &str, path: &str, http_status: u16, outcome: &Outcome, st
             method, path, http_status, cid = %log.cid, op = %log.op, app, status = %log.status,
             sub_status = %sub_status, names = %names, attempts, elapsed_us, "request"
         ),
-        Some(failure) if failure.is_clients() => tracing::warn!(
+        Some(failure) if failure.is_clients() || *failure == HostFailure::Busy => tracing::warn!(
             method, path, http_status, cid = %log.cid, sub_status = %sub_status, elapsed_us,
             error = %failure, "request refused by the host"
         ),

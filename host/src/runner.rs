@@ -55,22 +55,30 @@ pub enum HostFailure {
     /// The client's request body could not be read to its end (a broken
     /// or lying connection): 400 `E008002`.
     BodyUnreadable,
+    /// The client did not send its whole request body within
+    /// `http.body_timeout_ms`: 408 `E008002`; nothing was run.
+    BodyTimeout,
+    /// Too many operations were waiting for a turn in the module, or this
+    /// one waited too long (`http.max_queued`, `http.queue_timeout_ms`):
+    /// 503 `E008004` with `Retry-After`; nothing was run.
+    Busy,
 }
 
 impl HostFailure {
     /// The HTTP status of the fallback answer.
     pub fn http_status(&self) -> u16 {
         match self {
-            Self::Store(_) | Self::Contention => 503,
+            Self::Store(_) | Self::Contention | Self::Busy => 503,
             Self::Module(_) | Self::Rejected(_) | Self::Random => 500,
             Self::BodyUnreadable => 400,
+            Self::BodyTimeout => 408,
         }
     }
 
     /// The sub-status code of the fallback answer.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::BodyUnreadable => E_INVALID_INPUT,
+            Self::BodyUnreadable | Self::BodyTimeout => E_INVALID_INPUT,
             _ => E_INTERNAL,
         }
     }
@@ -81,6 +89,8 @@ impl HostFailure {
         match self {
             Self::Store(_) | Self::Contention => "the store is unavailable; nothing was written",
             Self::BodyUnreadable => "the request body could not be read",
+            Self::BodyTimeout => "the request body did not arrive in time",
+            Self::Busy => "the server is busy; nothing was done, retry later",
             Self::Module(_) | Self::Rejected(_) | Self::Random => "internal error",
         }
     }
@@ -88,7 +98,7 @@ impl HostFailure {
     /// Whether the failure is the client's (logged as a warning) rather
     /// than the server's (an error).
     pub fn is_clients(&self) -> bool {
-        matches!(self, Self::BodyUnreadable)
+        matches!(self, Self::BodyUnreadable | Self::BodyTimeout)
     }
 }
 
@@ -101,6 +111,8 @@ impl std::fmt::Display for HostFailure {
             Self::Rejected(reason) => write!(f, "module rejected the step input: {reason}"),
             Self::Random => write!(f, "the operating system's random source failed"),
             Self::BodyUnreadable => write!(f, "the request body could not be read"),
+            Self::BodyTimeout => write!(f, "the request body did not arrive in time"),
+            Self::Busy => write!(f, "too many operations waiting for the module: shed"),
         }
     }
 }

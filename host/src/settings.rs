@@ -52,6 +52,8 @@ pub struct Settings {
     pub store: StoreSetting,
     /// How the Redis store connects (when `store` is Redis).
     pub redis: RedisSettings,
+    /// `serve`'s connection and request timeouts, limits and shutdown.
+    pub http: HttpSettings,
     /// The config file read, if any.
     pub file: Option<PathBuf>,
     /// Setting name → where its value came from (`file`, `env NAME`,
@@ -96,6 +98,54 @@ impl Default for RedisSettings {
     }
 }
 
+/// Longest of the `http.*` times, in milliseconds: an hour.
+pub const MAX_HTTP_MS: u64 = 3_600_000;
+
+/// The `http.*` settings of `serve`: how long a client may take, how many
+/// it may be, and how long a shutdown waits for requests in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// `http.header_timeout_ms`: from a connection's start, or from the
+    /// first byte of a request on a kept-alive connection, until its
+    /// request line and headers have all arrived; then the connection is
+    /// closed without an answer.
+    pub header_timeout_ms: u64,
+    /// `http.body_timeout_ms`: the whole body of one request, from the
+    /// end of its headers; then `408 E008002` (nothing is run) and the
+    /// connection closes.
+    pub body_timeout_ms: u64,
+    /// `http.idle_timeout_ms`: a kept-alive connection with no request in
+    /// progress and nothing written for this long is closed.
+    pub idle_timeout_ms: u64,
+    /// `http.shutdown_grace_ms`: on SIGTERM or SIGINT, how long requests
+    /// in flight may take to finish before the process exits anyway.
+    pub shutdown_grace_ms: u64,
+    /// `http.max_connections`: connections open at once; further ones
+    /// wait in the listen backlog until one closes.
+    pub max_connections: u32,
+    /// `http.max_queued`: operations waiting for a turn in the module
+    /// (beyond the ones running); one more is answered `503 E008004` with
+    /// `Retry-After` at once.
+    pub max_queued: u32,
+    /// `http.queue_timeout_ms`: the longest an operation waits for a turn
+    /// before it is answered `503 E008004` with `Retry-After`.
+    pub queue_timeout_ms: u64,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 30_000,
+            idle_timeout_ms: 75_000,
+            shutdown_grace_ms: 30_000,
+            max_connections: 4_096,
+            max_queued: 1_024,
+            queue_timeout_ms: 60_000,
+        }
+    }
+}
+
 impl RedisSettings {
     /// The Redis store's options, with the password from
     /// [`crate::store::redis::PASSWORD_ENV`] when it is set.
@@ -126,6 +176,7 @@ impl Default for Settings {
             key_encryption_limit: crate::keys::budget::DEFAULT_LIMIT,
             store: StoreSetting::Redb,
             redis: RedisSettings::default(),
+            http: HttpSettings::default(),
             file: None,
             sources: BTreeMap::new(),
         }
@@ -133,7 +184,7 @@ impl Default for Settings {
 }
 
 /// The names of every setting, in display order.
-pub const NAMES: [&str; 20] = [
+pub const NAMES: [&str; 27] = [
     "listen",
     "log_format",
     "sweep_interval",
@@ -154,6 +205,13 @@ pub const NAMES: [&str; 20] = [
     "redis.tls_ca_file",
     "redis.tls_cert_file",
     "redis.tls_key_file",
+    "http.header_timeout_ms",
+    "http.body_timeout_ms",
+    "http.idle_timeout_ms",
+    "http.shutdown_grace_ms",
+    "http.max_connections",
+    "http.max_queued",
+    "http.queue_timeout_ms",
 ];
 
 /// The environment variable of a setting.
@@ -184,6 +242,20 @@ struct FileSettings {
     store: Option<String>,
     #[serde(default)]
     redis: FileRedis,
+    #[serde(default)]
+    http: FileHttp,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileHttp {
+    header_timeout_ms: Option<u64>,
+    body_timeout_ms: Option<u64>,
+    idle_timeout_ms: Option<u64>,
+    shutdown_grace_ms: Option<u64>,
+    max_connections: Option<u64>,
+    max_queued: Option<u64>,
+    queue_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -245,6 +317,13 @@ impl FileSettings {
             ("redis.tls_ca_file", self.redis.tls_ca_file),
             ("redis.tls_cert_file", self.redis.tls_cert_file),
             ("redis.tls_key_file", self.redis.tls_key_file),
+            ("http.header_timeout_ms", num(self.http.header_timeout_ms)),
+            ("http.body_timeout_ms", num(self.http.body_timeout_ms)),
+            ("http.idle_timeout_ms", num(self.http.idle_timeout_ms)),
+            ("http.shutdown_grace_ms", num(self.http.shutdown_grace_ms)),
+            ("http.max_connections", num(self.http.max_connections)),
+            ("http.max_queued", num(self.http.max_queued)),
+            ("http.queue_timeout_ms", num(self.http.queue_timeout_ms)),
         ]
         .into_iter()
         .filter_map(|(name, value)| value.map(|v| (name, v)))
@@ -394,6 +473,41 @@ impl Settings {
                     _ => self.redis.tls_key_file = path,
                 }
             }
+            "http.header_timeout_ms" | "http.body_timeout_ms" | "http.idle_timeout_ms" => {
+                let ms = match text.trim().parse::<u64>() {
+                    Ok(n) if (100..=MAX_HTTP_MS).contains(&n) => n,
+                    _ => return Err(bad("a whole number of milliseconds from 100 to 3600000")),
+                };
+                match name {
+                    "http.header_timeout_ms" => self.http.header_timeout_ms = ms,
+                    "http.body_timeout_ms" => self.http.body_timeout_ms = ms,
+                    _ => self.http.idle_timeout_ms = ms,
+                }
+            }
+            "http.shutdown_grace_ms" => {
+                self.http.shutdown_grace_ms = match text.trim().parse::<u64>() {
+                    Ok(n) if n <= MAX_HTTP_MS => n,
+                    _ => return Err(bad("a whole number of milliseconds from 0 to 3600000")),
+                };
+            }
+            "http.queue_timeout_ms" => {
+                self.http.queue_timeout_ms = match text.trim().parse::<u64>() {
+                    Ok(n) if (1..=MAX_HTTP_MS).contains(&n) => n,
+                    _ => return Err(bad("a whole number of milliseconds from 1 to 3600000")),
+                };
+            }
+            "http.max_connections" => {
+                self.http.max_connections = match text.trim().parse::<u32>() {
+                    Ok(n) if (1..=1_000_000).contains(&n) => n,
+                    _ => return Err(bad("a whole number from 1 to 1000000")),
+                };
+            }
+            "http.max_queued" => {
+                self.http.max_queued = match text.trim().parse::<u32>() {
+                    Ok(n) if n <= 1_000_000 => n,
+                    _ => return Err(bad("a whole number from 0 to 1000000")),
+                };
+            }
             _ => return Err(bad("no such setting")),
         }
         self.sources.insert(name, source);
@@ -525,6 +639,19 @@ impl Settings {
                 }
             }
         }
+        let _ = writeln!(out, "\n[http]");
+        let http = self.http;
+        for (key, value) in [
+            ("header_timeout_ms", http.header_timeout_ms),
+            ("body_timeout_ms", http.body_timeout_ms),
+            ("idle_timeout_ms", http.idle_timeout_ms),
+            ("shutdown_grace_ms", http.shutdown_grace_ms),
+            ("max_connections", u64::from(http.max_connections)),
+            ("max_queued", u64::from(http.max_queued)),
+            ("queue_timeout_ms", http.queue_timeout_ms),
+        ] {
+            line(&mut out, key, &format!("http.{key}"), value.to_string());
+        }
         out
     }
 }
@@ -601,10 +728,14 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tmp");
         std::fs::write(
             tmp.path().join(CONFIG_FILE),
-            "session_lifetime = 600\napps = [\"CRM\", \"ERP\"]\n[limits]\nvalue_max_bytes = 10\n",
+            "session_lifetime = 600\napps = [\"CRM\", \"ERP\"]\n[limits]\nvalue_max_bytes = 10\n\
+             [http]\nmax_queued = 0\nbody_timeout_ms = 2000\n",
         )
         .expect("write");
-        let flags = [("session_lifetime", String::from("900"))];
+        let flags = [
+            ("session_lifetime", String::from("900")),
+            ("http.body_timeout_ms", String::from("3000")),
+        ];
         let settings = Settings::load(tmp.path(), None, &flags).expect("loads");
         assert_eq!(settings.session_lifetime, 900);
         assert_eq!(settings.apps, ["CRM", "ERP"]);
@@ -615,6 +746,9 @@ mod tests {
             "flag --session-lifetime"
         );
         assert!(settings.sources["apps"].starts_with("file "));
+        assert_eq!(settings.http.max_queued, 0, "file");
+        assert_eq!(settings.http.body_timeout_ms, 3000, "flag over file");
+        assert_eq!(settings.http.header_timeout_ms, 10_000, "default");
         let shown = settings.show(tmp.path());
         assert!(shown.contains("session_lifetime = 900  # flag --session-lifetime"));
         assert!(shown.contains("name_max_bytes = 191  # default"));
@@ -625,6 +759,7 @@ mod tests {
         assert_eq!(again.session_lifetime, 900);
         assert_eq!(again.apps, settings.apps);
         assert_eq!(again.limits, settings.limits);
+        assert_eq!(again.http, settings.http);
     }
 
     #[test]
@@ -670,6 +805,13 @@ mod tests {
             ("apps", " , "),
             ("limits.body_max_bytes", "0"),
             ("argon2.t_cost", "-1"),
+            ("http.header_timeout_ms", "99"),
+            ("http.body_timeout_ms", "3600001"),
+            ("http.idle_timeout_ms", "x"),
+            ("http.shutdown_grace_ms", "-1"),
+            ("http.max_connections", "0"),
+            ("http.max_queued", "1000001"),
+            ("http.queue_timeout_ms", "0"),
         ] {
             let err = Settings::load(tmp.path(), None, &[(name, value.into())])
                 .expect_err(name)

@@ -132,7 +132,19 @@ pub trait Store: Send + Sync {
     /// Removes up to `limit` records whose `expires_at` is at or before `now`
     /// (unix micros); returns how many were removed.
     fn purge_expired(&self, now: i64, limit: usize) -> Result<usize, StoreError>;
+
+    /// Checks that the store answers at all (`GET /health`): one cheap
+    /// round trip that reads nothing of note and writes nothing. Redis
+    /// answers or fails within its `redis.timeout_ms`. By default, a read
+    /// of [`PING_KEY`], which no record ever has.
+    fn ping(&self) -> Result<(), StoreError> {
+        self.get_many(&[PING_KEY.to_owned()]).map(drop)
+    }
 }
+
+/// The key a default [`Store::ping`] reads: outside the core's `sa:` key
+/// space, so never a record.
+pub const PING_KEY: &str = "sessattr:ping";
 
 /// Whether `current` (the record now stored, if any) satisfies `expect`.
 pub fn expect_holds(expect: &Expect, current: Option<&str>) -> bool {

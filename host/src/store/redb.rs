@@ -181,6 +181,16 @@ fn write_set(
 }
 
 impl Store for RedbStore {
+    /// A read transaction that opens the records table and reads one key
+    /// that is never a record: the file is open and readable. It writes
+    /// nothing (a write would cost an `fsync` per probe).
+    fn ping(&self) -> Result<(), StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let records = txn.open_table(RECORDS).map_err(backend)?;
+        records.get(super::PING_KEY).map_err(backend)?;
+        Ok(())
+    }
+
     fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, StoreError> {
         let txn = self.db.begin_read().map_err(backend)?;
         let records = txn.open_table(RECORDS).map_err(backend)?;

@@ -418,6 +418,30 @@ fn millis(micros: i64) -> i64 {
 }
 
 impl Store for RedisStore {
+    /// `PING`, to the server or to every master of a cluster, on a pooled
+    /// connection waited for at most `redis.timeout_ms` (not the five
+    /// timeouts a request may wait for a fresh cluster connection); the
+    /// answer itself is bounded by the connection's own timeout. Never
+    /// retried: a probe answers what it found.
+    fn ping(&self) -> Result<(), StoreError> {
+        let mut pooled = self.pool.get_timeout(self.timeout).map_err(backend)?;
+        let link = &mut pooled.link;
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            redis::cmd("PING").query::<()>(link.as_dyn())
+        }));
+        match result {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(err)) => {
+                pooled.broken = true;
+                Err(backend(err))
+            }
+            Err(_) => {
+                pooled.broken = true;
+                Err(backend("the Redis client panicked"))
+            }
+        }
+    }
+
     fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, StoreError> {
         if keys.is_empty() {
             return Ok(Vec::new());
