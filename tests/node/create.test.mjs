@@ -3,10 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
+import { ABI_VERSION } from '../../pkg/src/engine.js';
 import { base64, http, run, testConfig, wasm } from './driver.mjs';
 
-test('the module speaks ABI version 4', () => {
-  assert.equal(wasm.abiVersion(), 4);
+test('the JS face speaks the ABI version the package speaks (5)', () => {
+  assert.equal(wasm.abiVersion(), ABI_VERSION);
+  assert.equal(ABI_VERSION, 5);
 });
 
 test('a super-user creates an encrypted attribute on a user session, once', () => {

@@ -22,10 +22,18 @@ function append(folder, file, text) {
 /** The secret kinds SPEC 5 names, by the request field that carries them. */
 const KINDS = { value: 'value', password: 'password', ust: 'ust', current_ust: 'ust', target_ust: 'ust', key: 'key' };
 
-/** Records a secret a test used (`kind`: value, password, key or ust). */
+/** Longest secret recorded, in code points (the scan looks for the start of each). */
+const MAX_SECRET = 4096;
+
+/**
+ * Records a secret a test used (`kind`: value, password, key or ust). A
+ * string that is not well-formed Unicode (a lone surrogate, which hostile
+ * tests send) is not recorded: no log or body can hold it as such.
+ */
 export function secret(kind, text) {
-  if (!ROOT || typeof text !== 'string' || text === '') return;
-  append('secrets', `${TAG}.jsonl`, `${JSON.stringify({ kind, secret: text })}\n`);
+  if (!ROOT || typeof text !== 'string' || text === '' || !text.isWellFormed()) return;
+  const head = text.length > MAX_SECRET ? Array.from(text).slice(0, MAX_SECRET).join('') : text;
+  append('secrets', `${TAG}.jsonl`, `${JSON.stringify({ kind, secret: head })}\n`);
 }
 
 /** Records the secrets found at any depth of a parsed JSON value, by field name. */

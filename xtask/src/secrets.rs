@@ -25,6 +25,12 @@ pub const EVIDENCE_ENV: &str = "SESSATTR_TEST_EVIDENCE";
 /// nothing. Tokens, keys and the tests' passwords are all longer.
 pub const MIN_SECRET_BYTES: usize = 8;
 
+/// Secrets are looked for by their first this many bytes (cut at a
+/// character boundary): a leaked value shows its start too, and the
+/// hostile-input cases send values of megabytes, which would make the
+/// matcher huge.
+pub const MAX_PATTERN_BYTES: usize = 256;
+
 /// The kinds of secret every full run must have recorded, so that a
 /// harness that stopped recording fails the scan instead of passing it.
 const KINDS: [&str; 4] = ["value", "password", "key", "ust"];
@@ -118,12 +124,21 @@ fn read_secrets(dir: &Path) -> Result<Vec<Secret>> {
             if secret.len() >= MIN_SECRET_BYTES {
                 secrets.insert(Secret {
                     kind: kind.to_owned(),
-                    text: secret.to_owned(),
+                    text: head(secret, MAX_PATTERN_BYTES).to_owned(),
                 });
             }
         }
     }
     Ok(secrets.into_iter().collect())
+}
+
+/// The first `max` bytes of `text`, cut back to a character boundary.
+fn head(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// The finds of `secrets` in `files`, one line each, the secret cut short.
@@ -223,6 +238,8 @@ mod tests {
         .expect("write");
         let secrets = read_secrets(&dir).expect("read");
         assert_eq!(secrets, [secret("ust", "0123456789")]);
+        assert_eq!(head("ééé", 3), "é", "cut at a character boundary");
+        assert_eq!(head(&"v".repeat(1000), MAX_PATTERN_BYTES).len(), MAX_PATTERN_BYTES);
         fs::remove_dir_all(&dir).expect("cleanup");
     }
 }
