@@ -155,6 +155,16 @@ pub struct SettingFlags {
     /// PEM key of the client certificate [env: SESSATTR_REDIS_TLS_KEY_FILE].
     #[arg(long, value_name = "FILE")]
     pub redis_tls_key_file: Option<String>,
+    /// Longest run of one step of the module, in milliseconds, 10 … 600000;
+    /// a step that runs longer is interrupted and its request answers 500
+    /// E008004 [env: SESSATTR_GUEST_TIME_LIMIT_MS] [default: 10000].
+    #[arg(long, value_name = "MS")]
+    pub guest_time_limit_ms: Option<String>,
+    /// Largest memory of one module instance, in MiB, 16 … 4096; a request
+    /// that needs more answers 500 E008004. At least twice argon2.m_cost
+    /// [env: SESSATTR_GUEST_MEMORY_MIB] [default: 512].
+    #[arg(long, value_name = "MIB")]
+    pub guest_memory_mib: Option<String>,
 }
 
 impl SettingFlags {
@@ -181,6 +191,8 @@ impl SettingFlags {
             ("redis.tls_ca_file", &self.redis_tls_ca_file),
             ("redis.tls_cert_file", &self.redis_tls_cert_file),
             ("redis.tls_key_file", &self.redis_tls_key_file),
+            ("guest.time_limit_ms", &self.guest_time_limit_ms),
+            ("guest.memory_mib", &self.guest_memory_mib),
         ]
         .into_iter()
         .filter_map(|(name, value)| value.clone().map(|v| (name, v)))
