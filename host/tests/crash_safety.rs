@@ -226,10 +226,18 @@ fn run_writer(
 /// Everything the writers sent so far, over every round.
 #[derive(Default)]
 struct Model {
-    /// Every create: its session, items and whether it was acknowledged.
-    creates: Vec<(usize, Vec<(String, String)>, bool)>,
+    /// Every create sent.
+    creates: Vec<Create>,
     /// Set groups by name.
     groups: BTreeMap<String, Group>,
+}
+
+/// A create that was sent.
+struct Create {
+    session: usize,
+    /// Its names and values.
+    items: Vec<(String, String)>,
+    acked: bool,
 }
 
 /// A set group: names always written together by one writer.
@@ -245,7 +253,11 @@ struct Group {
 impl Model {
     fn add(&mut self, session: usize, write: Write, acked: bool) {
         match write {
-            Write::Create { items } => self.creates.push((session, items, acked)),
+            Write::Create { items } => self.creates.push(Create {
+                session,
+                items,
+                acked,
+            }),
             Write::Set { group, names, seq } => {
                 let entry = self.groups.entry(group).or_insert_with(|| Group {
                     session,
@@ -266,8 +278,8 @@ impl Model {
         let creates = self
             .creates
             .iter()
-            .filter(|(s, _, _)| *s == session)
-            .flat_map(|(_, items, _)| items.iter().map(|(n, _)| n.clone()));
+            .filter(|c| c.session == session)
+            .flat_map(|c| c.items.iter().map(|(n, _)| n.clone()));
         let sets = self
             .groups
             .values()
@@ -347,7 +359,12 @@ fn verify(model: &Model, stored: &[BTreeMap<String, Option<String>>]) -> Tally {
             .sum(),
         ..Tally::default()
     };
-    for (session, items, acked) in &model.creates {
+    for Create {
+        session,
+        items,
+        acked,
+    } in &model.creates
+    {
         let found: Vec<&Option<String>> = items.iter().map(|(n, _)| &stored[*session][n]).collect();
         let whole = items
             .iter()
