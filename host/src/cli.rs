@@ -188,6 +188,16 @@ pub struct SettingFlags {
     /// [env: SESSATTR_HTTP_QUEUE_TIMEOUT_MS] [default: 60000].
     #[arg(long, value_name = "MS")]
     pub http_queue_timeout_ms: Option<String>,
+    /// Longest run of one step of the module, in milliseconds, 10 … 600000;
+    /// a step that runs longer is interrupted and its request answers 500
+    /// E008004 [env: SESSATTR_GUEST_TIME_LIMIT_MS] [default: 10000].
+    #[arg(long, value_name = "MS")]
+    pub guest_time_limit_ms: Option<String>,
+    /// Largest memory of one module instance, in MiB, 16 … 4096; a request
+    /// that needs more answers 500 E008004. At least twice argon2.m_cost
+    /// [env: SESSATTR_GUEST_MEMORY_MIB] [default: 512].
+    #[arg(long, value_name = "MIB")]
+    pub guest_memory_mib: Option<String>,
 }
 
 impl SettingFlags {
@@ -221,6 +231,8 @@ impl SettingFlags {
             ("http.max_connections", &self.http_max_connections),
             ("http.max_queued", &self.http_max_queued),
             ("http.queue_timeout_ms", &self.http_queue_timeout_ms),
+            ("guest.time_limit_ms", &self.guest_time_limit_ms),
+            ("guest.memory_mib", &self.guest_memory_mib),
         ]
         .into_iter()
         .filter_map(|(name, value)| value.clone().map(|v| (name, v)))

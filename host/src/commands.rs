@@ -34,10 +34,11 @@ use crate::transfer::{self, ImportSummary};
 /// Most records purged in one store transaction.
 pub const SWEEP_BATCH: usize = 1_000;
 
-/// Loads and checks the module (`--module FILE` or the built-in one).
-pub fn load_module(file: Option<&Path>) -> Result<Runtime, Error> {
+/// Loads and checks the module (`--module FILE` or the built-in one), its
+/// instances to run under `limits` (the `guest.*` settings).
+pub fn load_module(file: Option<&Path>, limits: GuestLimits) -> Result<Runtime, Error> {
     let source = ModuleSource::resolve(file)?;
-    Runtime::load(&source, GuestLimits::default())
+    Runtime::load(&source, limits)
 }
 
 /// Opens the data directory, the key file (generated on first use) and the
@@ -99,7 +100,7 @@ pub fn load_keyring(dir: &DataDir, store: &dyn Store) -> Result<keyfile::Keyring
 
 /// `sessattr serve`.
 pub fn serve(data_dir: &Path, settings: &Settings, args: &ServeArgs) -> Result<(), Error> {
-    let runtime = load_module(args.module.as_deref())?;
+    let runtime = load_module(args.module.as_deref(), settings.guest.limits())?;
     tracing::info!(
         module = %runtime.label(),
         sha256 = %runtime.sha256(),
@@ -344,7 +345,7 @@ pub fn admin(
     module: Option<&Path>,
     op: &Operation,
 ) -> Result<AdminAnswer, Error> {
-    let runtime = load_module(module)?;
+    let runtime = load_module(module, settings.guest.limits())?;
     let service = open_service(data_dir, settings, runtime, Clock::system())?;
     let outcome = service.execute(op);
     service.release_budget();

@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use wasmtime::{
     Config, Engine, ExternType, InstanceAllocationStrategy, InstancePre, Linker, Memory, Module,
-    PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder, TypedFunc,
+    PoolingAllocationConfig, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap,
+    TypedFunc,
 };
 
 use crate::Error;
@@ -49,7 +50,9 @@ pub const KEEP_MEMORY_BYTES: usize = 32 << 20;
 /// (bounds the guest allocator's fragmentation).
 pub const MAX_USES: u32 = 10_000;
 
-/// Resource limits of one operation's instance.
+/// Resource limits of one operation's instance: the settings
+/// `guest.memory_mib` and `guest.time_limit_ms` (defaults here), and the
+/// pool's size.
 #[derive(Debug, Clone, Copy)]
 pub struct GuestLimits {
     /// Largest linear memory of an instance, in bytes.
@@ -74,6 +77,54 @@ impl Default for GuestLimits {
 /// Per-store host state.
 struct GuestState {
     limits: StoreLimits,
+    /// Set when the guest asked for more memory than the limit allows (its
+    /// `memory.grow` then fails; a Rust guest aborts), so that the failure
+    /// it leads to is reported as the memory limit.
+    memory_denied: bool,
+}
+
+impl GuestState {
+    fn new(limits: StoreLimits) -> Self {
+        Self {
+            limits,
+            memory_denied: false,
+        }
+    }
+}
+
+/// [`StoreLimits`], remembering a denied memory growth.
+impl ResourceLimiter for GuestState {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.limits.memory_growing(current, desired, maximum)?;
+        self.memory_denied |= !allowed;
+        Ok(allowed)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
+    }
 }
 
 /// The loaded, checked module, ready to instantiate.
@@ -207,8 +258,8 @@ impl Runtime {
             .memory_size(self.limits.memory_bytes)
             .instances(1)
             .build();
-        let mut store = Store::new(&self.engine, GuestState { limits });
-        store.limiter(|state| &mut state.limits);
+        let mut store = Store::new(&self.engine, GuestState::new(limits));
+        store.limiter(|state| state);
         let ticks = self.limits.time_limit.as_millis() / EPOCH_TICK.as_millis().max(1);
         let step_ticks = u64::try_from(ticks).unwrap_or(u64::MAX).max(1);
         store.set_epoch_deadline(step_ticks);
@@ -246,6 +297,7 @@ impl Runtime {
             configure,
             configured: None,
             step_ticks,
+            limits: self.limits,
             uses: 0,
             poisoned: false,
         })
@@ -256,13 +308,13 @@ impl Runtime {
         // The version first: a module of another ABI may lack our exports.
         let mut store = Store::new(
             &self.engine,
-            GuestState {
-                limits: StoreLimitsBuilder::new()
+            GuestState::new(
+                StoreLimitsBuilder::new()
                     .memory_size(self.limits.memory_bytes)
                     .build(),
-            },
+            ),
         );
-        store.limiter(|state| &mut state.limits);
+        store.limiter(|state| state);
         store.set_epoch_deadline(1_000);
         store.epoch_deadline_trap();
         let start_error = |err: wasmtime::Error| Error::ModuleStart {
@@ -341,17 +393,26 @@ fn base_config() -> Config {
     config
 }
 
-/// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is dropped.
+/// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is
+/// dropped. The epoch follows the clock, not the count of wake-ups: a
+/// sleep overslept (a busy machine wakes the thread late, measured 10–15 %
+/// late on 2 shared CPUs) is made up with extra ticks, so that a time limit
+/// of N ms interrupts after N ms, not after N ms plus the lateness of N/10
+/// wake-ups.
 fn start_epoch_ticker(engine: &Engine) -> Result<(), Error> {
     let weak = engine.weak();
     thread::Builder::new()
         .name("sessattr-epoch".into())
         .spawn(move || {
+            let started = std::time::Instant::now();
+            let mut ticks: u128 = 0;
             loop {
                 thread::sleep(EPOCH_TICK);
-                match weak.upgrade() {
-                    Some(engine) => engine.increment_epoch(),
-                    None => break,
+                let Some(engine) = weak.upgrade() else { break };
+                let due = started.elapsed().as_nanos() / EPOCH_TICK.as_nanos().max(1);
+                while ticks < due {
+                    engine.increment_epoch();
+                    ticks += 1;
                 }
             }
         })
@@ -379,6 +440,8 @@ pub struct Instance {
     /// Epoch ticks each step may run: the time limit counts the guest's
     /// own work only, not the host's waits on the store between steps.
     step_ticks: u64,
+    /// The limits it runs under (for the failure messages).
+    limits: GuestLimits,
     /// Operations served so far.
     uses: u32,
     /// Set when a call into the guest failed: its state is unknown, so it
@@ -435,9 +498,10 @@ impl Instance {
             BufferExport::Step => &self.step,
             BufferExport::Configure => &self.configure,
         };
-        let packed = export
-            .call(&mut self.store, (ptr, len))
-            .map_err(guest_error)? as u64;
+        let packed = match export.call(&mut self.store, (ptr, len)) {
+            Ok(packed) => packed as u64,
+            Err(err) => return Err(self.call_error(err)),
+        };
         let out_ptr = (packed >> 32) as u32;
         let out_len = (packed & 0xffff_ffff) as u32;
         let mut output = vec![0u8; out_len as usize];
@@ -450,12 +514,34 @@ impl Instance {
         Ok(output)
     }
 
+    /// Why a call into the guest failed, its limit first when one was
+    /// reached (a long wasm backtrace would push the cause out of a
+    /// truncated log line). Never the input: only the trap and where.
+    fn call_error(&self, err: wasmtime::Error) -> Error {
+        if err.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+            return Error::Guest(format!(
+                "time limit of {} ms reached (the step was interrupted)",
+                self.limits.time_limit.as_millis()
+            ));
+        }
+        if self.store.data().memory_denied {
+            // The trap it led to, without the backtrace.
+            return Error::Guest(format!(
+                "memory limit of {} MiB reached ({})",
+                self.limits.memory_bytes >> 20,
+                one_line(&err.root_cause().to_string())
+            ));
+        }
+        guest_error(err)
+    }
+
     /// Runs `export` on `input` under a fresh deadline; a failure poisons
     /// the instance.
     fn call_guarded(&mut self, export: BufferExport, input: &[u8]) -> Result<Vec<u8>, Error> {
         // A fresh deadline per call: a slow store between two steps (Redis
         // timing out, a lost race's back-off) is not the guest's time.
         self.store.set_epoch_deadline(self.step_ticks);
+        self.store.data_mut().memory_denied = false;
         let output = self.call_with_buffer(export, input);
         if output.is_err() {
             self.poisoned = true;
@@ -663,8 +749,37 @@ mod tests {
         let runtime = Runtime::load(&source, limits).expect("loads");
         let mut instance = runtime.instantiate().expect("instance");
         let started = std::time::Instant::now();
-        assert!(instance.step(b"{}").is_err());
+        let err = instance.step(b"{}").expect_err("interrupted").to_string();
         assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(
+            err,
+            "module call failed: time limit of 100 ms reached (the step was interrupted)"
+        );
+    }
+
+    #[test]
+    fn growing_past_the_memory_limit_fails_and_says_so() {
+        let limits = GuestLimits {
+            memory_bytes: 16 << 20,
+            ..GuestLimits::default()
+        };
+        // 300 pages (18.75 MiB) more than the one it has: refused, and the
+        // guest gives up (like a Rust guest whose allocation failed).
+        let grow = "(if (i32.eq (memory.grow (i32.const 300)) (i32.const -1)) (then unreachable))";
+        let source = ModuleSource::from_bytes(fake_module(ABI, "{}", grow), "grow");
+        let runtime = Runtime::load(&source, limits).expect("loads");
+        let mut instance = runtime.instantiate().expect("instance");
+        let err = instance.step(b"{}").expect_err("out of memory").to_string();
+        assert_eq!(
+            err,
+            "module call failed: memory limit of 16 MiB reached \
+             (wasm trap: wasm `unreachable` instruction executed)"
+        );
+
+        // Within the limit, the same growth is no failure.
+        let runtime = load(fake_module(ABI, "{}", grow)).expect("loads");
+        let mut instance = runtime.instantiate().expect("instance");
+        instance.step(b"{}").expect("grows within 512 MiB");
     }
 
     /// The pool serves `max_instances` live instances of the real module at

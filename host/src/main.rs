@@ -10,6 +10,7 @@ use sessattr_host::cli::{
     Cli, Command, ConfigCommand, KeysCommand, LogFormat, StoreCommand, UserCommand,
 };
 use sessattr_host::commands::{self, AdminAnswer};
+use sessattr_host::engine::GuestLimits;
 use sessattr_host::keys::commands as keys;
 use sessattr_host::logging;
 use sessattr_host::settings::Settings;
@@ -46,7 +47,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::ModuleInfo(args) => {
-            let runtime = commands::load_module(args.module.as_deref())?;
+            // Loaded only to be described: the default limits do.
+            let runtime = commands::load_module(args.module.as_deref(), GuestLimits::default())?;
             let info = serde_json::json!({
                 "module": runtime.label(),
                 "bytes": runtime.size(),

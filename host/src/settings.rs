@@ -21,6 +21,7 @@ use sessattr_core::config::{Argon2Params, Config, KeyEntry, Limits};
 
 use crate::Error;
 use crate::cli::LogFormat;
+use crate::engine::GuestLimits;
 use crate::store::{RedisOptions, RedisTarget};
 
 /// Name of the config file looked for in the data dir.
@@ -54,6 +55,8 @@ pub struct Settings {
     pub redis: RedisSettings,
     /// `serve`'s connection and request timeouts, limits and shutdown.
     pub http: HttpSettings,
+    /// What one module instance may use (`guest.*`).
+    pub guest: GuestSettings,
     /// The config file read, if any.
     pub file: Option<PathBuf>,
     /// Setting name → where its value came from (`file`, `env NAME`,
@@ -146,6 +149,41 @@ impl Default for HttpSettings {
     }
 }
 
+/// The `guest.*` settings: what one instance of the module may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuestSettings {
+    /// `guest.time_limit_ms`: longest run of one step of the module.
+    pub time_limit_ms: u64,
+    /// `guest.memory_mib`: largest linear memory of one instance.
+    pub memory_mib: u64,
+}
+
+/// Bounds of `guest.time_limit_ms` (one epoch tick … ten minutes).
+pub const GUEST_TIME_LIMIT_MS: (u64, u64) = (10, 600_000);
+/// Bounds of `guest.memory_mib` (up to the 4 GiB a 32-bit module can address).
+pub const GUEST_MEMORY_MIB: (u64, u64) = (16, 4_096);
+
+impl Default for GuestSettings {
+    fn default() -> Self {
+        let limits = GuestLimits::default();
+        Self {
+            time_limit_ms: u64::try_from(limits.time_limit.as_millis()).unwrap_or(u64::MAX),
+            memory_mib: (limits.memory_bytes >> 20) as u64,
+        }
+    }
+}
+
+impl GuestSettings {
+    /// The engine's limits: these, and the default pool size.
+    pub fn limits(&self) -> GuestLimits {
+        GuestLimits {
+            memory_bytes: usize::try_from(self.memory_mib << 20).unwrap_or(usize::MAX),
+            time_limit: std::time::Duration::from_millis(self.time_limit_ms),
+            ..GuestLimits::default()
+        }
+    }
+}
+
 impl RedisSettings {
     /// The Redis store's options, with the password from
     /// [`crate::store::redis::PASSWORD_ENV`] when it is set.
@@ -177,6 +215,7 @@ impl Default for Settings {
             store: StoreSetting::Redb,
             redis: RedisSettings::default(),
             http: HttpSettings::default(),
+            guest: GuestSettings::default(),
             file: None,
             sources: BTreeMap::new(),
         }
@@ -184,7 +223,7 @@ impl Default for Settings {
 }
 
 /// The names of every setting, in display order.
-pub const NAMES: [&str; 27] = [
+pub const NAMES: [&str; 29] = [
     "listen",
     "log_format",
     "sweep_interval",
@@ -212,6 +251,8 @@ pub const NAMES: [&str; 27] = [
     "http.max_connections",
     "http.max_queued",
     "http.queue_timeout_ms",
+    "guest.time_limit_ms",
+    "guest.memory_mib",
 ];
 
 /// The environment variable of a setting.
@@ -244,6 +285,8 @@ struct FileSettings {
     redis: FileRedis,
     #[serde(default)]
     http: FileHttp,
+    #[serde(default)]
+    guest: FileGuest,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -256,6 +299,13 @@ struct FileHttp {
     max_connections: Option<u64>,
     max_queued: Option<u64>,
     queue_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileGuest {
+    time_limit_ms: Option<u64>,
+    memory_mib: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -324,6 +374,8 @@ impl FileSettings {
             ("http.max_connections", num(self.http.max_connections)),
             ("http.max_queued", num(self.http.max_queued)),
             ("http.queue_timeout_ms", num(self.http.queue_timeout_ms)),
+            ("guest.time_limit_ms", num(self.guest.time_limit_ms)),
+            ("guest.memory_mib", num(self.guest.memory_mib)),
         ]
         .into_iter()
         .filter_map(|(name, value)| value.map(|v| (name, v)))
@@ -465,6 +517,24 @@ impl Settings {
                     _ => return Err(bad("a whole number from 1 to 1024")),
                 };
             }
+            "guest.time_limit_ms" => {
+                let (low, high) = GUEST_TIME_LIMIT_MS;
+                self.guest.time_limit_ms = match text.trim().parse::<u64>() {
+                    Ok(n) if (low..=high).contains(&n) => n,
+                    _ => {
+                        return Err(bad(&format!(
+                            "a whole number of milliseconds from {low} to {high}"
+                        )));
+                    }
+                };
+            }
+            "guest.memory_mib" => {
+                let (low, high) = GUEST_MEMORY_MIB;
+                self.guest.memory_mib = match text.trim().parse::<u64>() {
+                    Ok(n) if (low..=high).contains(&n) => n,
+                    _ => return Err(bad(&format!("a whole number of MiB from {low} to {high}"))),
+                };
+            }
             "redis.tls_ca_file" | "redis.tls_cert_file" | "redis.tls_key_file" => {
                 let path = Some(PathBuf::from(text.trim())).filter(|p| !p.as_os_str().is_empty());
                 match name {
@@ -529,7 +599,22 @@ impl Settings {
                 "m_cost must be 8 × p_cost to {MAX_M_COST} KiB, m_cost × t_cost at most \
                  {MAX_WORK}, p_cost at most {MAX_P_COST}"
             ),
-        })
+        })?;
+        // A password hash takes m_cost KiB of the module's memory at once,
+        // beside what the login itself uses: it must fit twice over.
+        let needed_mib = (u64::from(self.argon2.m_cost) * 2).div_ceil(1024);
+        if needed_mib > self.guest.memory_mib {
+            return Err(Error::Config {
+                what: "argon2.m_cost and guest.memory_mib".into(),
+                reason: format!(
+                    "a password hash of m_cost {} KiB needs guest.memory_mib of at least \
+                     {needed_mib} (twice the hash's memory); raise guest.memory_mib or lower \
+                     argon2.m_cost",
+                    self.argon2.m_cost
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// The core's configuration, with the keyring.
@@ -611,6 +696,13 @@ impl Settings {
             ("p_cost", self.argon2.p_cost),
         ] {
             line(&mut out, key, &format!("argon2.{key}"), value.to_string());
+        }
+        let _ = writeln!(out, "\n[guest]");
+        for (key, value) in [
+            ("time_limit_ms", self.guest.time_limit_ms),
+            ("memory_mib", self.guest.memory_mib),
+        ] {
+            line(&mut out, key, &format!("guest.{key}"), value.to_string());
         }
         let _ = writeln!(out, "\n[redis]");
         let redis = &self.redis;
@@ -708,6 +800,49 @@ mod tests {
         assert_eq!(settings.session_lifetime, 3600);
         assert_eq!(settings.apps, ["CRM"]);
         assert_eq!(settings.limits, Limits::default());
+    }
+
+    #[test]
+    fn guest_limits_default_to_the_engine_s_and_are_layered() {
+        let defaults = Settings::default().guest;
+        assert_eq!((defaults.time_limit_ms, defaults.memory_mib), (10_000, 512));
+        let limits = defaults.limits();
+        assert_eq!(limits.memory_bytes, 512 << 20);
+        assert_eq!(limits.time_limit, std::time::Duration::from_secs(10));
+        assert_eq!(limits.max_instances, GuestLimits::default().max_instances);
+
+        let tmp = tempfile::tempdir().expect("tmp");
+        std::fs::write(
+            tmp.path().join(CONFIG_FILE),
+            "[guest]\ntime_limit_ms = 500\nmemory_mib = 64\n",
+        )
+        .expect("write");
+        let flags = [("guest.memory_mib", String::from("128"))];
+        let settings = Settings::load(tmp.path(), None, &flags).expect("loads");
+        assert_eq!(settings.guest.time_limit_ms, 500);
+        assert_eq!(settings.guest.memory_mib, 128);
+        assert_eq!(
+            settings.guest.limits().time_limit,
+            std::time::Duration::from_millis(500)
+        );
+        assert_eq!(settings.guest.limits().memory_bytes, 128 << 20);
+        let shown = settings.show(tmp.path());
+        assert!(
+            shown.contains("\n[guest]\ntime_limit_ms = 500  # file "),
+            "{shown}"
+        );
+        assert!(shown.contains("memory_mib = 128  # flag --guest-memory-mib"));
+
+        // The default argon2 cost (19 MiB) needs 38 MiB of guest memory.
+        let err = Settings::load(tmp.path(), None, &[("guest.memory_mib", "32".into())])
+            .expect_err("a hash would not fit")
+            .to_string();
+        assert!(err.contains("guest.memory_mib of at least 38"), "{err}");
+        let flags = [
+            ("guest.memory_mib", String::from("32")),
+            ("argon2.m_cost", String::from("8192")),
+        ];
+        assert!(Settings::load(tmp.path(), None, &flags).is_ok());
     }
 
     #[test]
@@ -812,6 +947,18 @@ mod tests {
             ("http.max_connections", "0"),
             ("http.max_queued", "1000001"),
             ("http.queue_timeout_ms", "0"),
+        ] {
+            let err = Settings::load(tmp.path(), None, &[(name, value.into())])
+                .expect_err(name)
+                .to_string();
+            assert!(err.contains(name) && err.contains("flag"), "{err}");
+        }
+        for (name, value) in [
+            ("guest.time_limit_ms", "9"),
+            ("guest.time_limit_ms", "600001"),
+            ("guest.memory_mib", "15"),
+            ("guest.memory_mib", "4097"),
+            ("guest.memory_mib", "lots"),
         ] {
             let err = Settings::load(tmp.path(), None, &[(name, value.into())])
                 .expect_err(name)

@@ -65,6 +65,11 @@ pub extern "C" fn sessattr_step(ptr: i32, len: i32) -> i64 {
     let output = CONFIGURED.with(|configured| {
         let configured = configured.borrow();
         with_input(ptr, len, |input| {
+            // TEST ONLY: the misbehaving module of `host/tests/guest_limits.rs`.
+            #[cfg(feature = "hostile-test")]
+            if let Some(output) = crate::hostile::before_step(input) {
+                return output;
+            }
             sessattr_core::step_json_with(input, configured.as_ref())
         })
     });

@@ -1,4 +1,5 @@
-//! `cargo xtask build`, `cargo xtask serve` and `cargo xtask size`.
+//! `cargo xtask build`, `cargo xtask serve` and `cargo xtask size`, and the
+//! test-only misbehaving module that `cargo xtask build` makes beside them.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -48,6 +49,8 @@ pub fn build() -> Result<()> {
         .join("sessattr_wasm.wasm");
     bindgen_nodejs(&wasm, &tools::root().join(NODE_OUT_DIR))?;
 
+    build_hostile_module()?;
+
     progress("building the npm package's CommonJS entry and types (pkg/cjs/)…");
     let pkg = tools::root().join(PKG_DIR);
     tools::npm_ci(&pkg)?;
@@ -60,6 +63,50 @@ pub fn build() -> Result<()> {
 
     progress("building the host and every test target (release)…");
     run(cargo().args(HOST_BUILD))
+}
+
+/// TEST ONLY: the cargo profile of the misbehaving module (no LTO, so it
+/// builds quickly; root `Cargo.toml`).
+const HOSTILE_PROFILE: &str = "wasm-test";
+
+/// Where the misbehaving module goes, relative to the target dir:
+/// `host/tests/guest_limits.rs` runs `sessattr serve --module` on it.
+pub const HOSTILE_MODULE: &str = "test-modules/hostile.wasm";
+
+/// TEST ONLY: builds the module with the `hostile-test` feature (its step
+/// loops or allocates without end on request, `wasm/src/hostile.rs`) into
+/// [`HOSTILE_MODULE`]. Raw cargo output, no wasm-bindgen: the host runs the
+/// raw ABI only, and accepts it. The file is rewritten only when its bytes
+/// change. Never shipped: nothing embeds or packs it.
+fn build_hostile_module() -> Result<()> {
+    progress(&format!(
+        "building the test-only misbehaving module (target/{HOSTILE_MODULE})…"
+    ));
+    run(cargo()
+        .args([
+            "build",
+            "--locked",
+            "-p",
+            "sessattr-wasm",
+            "--target",
+            WASM_TARGET,
+            "--features",
+            "hostile-test",
+        ])
+        .args(["--profile", HOSTILE_PROFILE]))?;
+    let built = target_dir()
+        .join(WASM_TARGET)
+        .join(HOSTILE_PROFILE)
+        .join("sessattr_wasm.wasm");
+    let bytes = fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
+    let dest = target_dir().join(HOSTILE_MODULE);
+    if fs::read(&dest).ok().as_deref() != Some(bytes.as_slice()) {
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        }
+        fs::write(&dest, &bytes).with_context(|| format!("writing {}", dest.display()))?;
+    }
+    Ok(())
 }
 
 /// The one native build: the whole workspace, every target, release.

@@ -81,18 +81,23 @@ fn clippy_host() -> Result<()> {
         .args(["--", "-D", "warnings"]))
 }
 
-/// Clippy on the module, for the wasm target (its `cfg(target_arch)` code).
+/// Clippy on the module, for the wasm target (its `cfg(target_arch)`
+/// code), without and with the test-only feature `hostile-test`.
 fn clippy_wasm() -> Result<()> {
-    run(cargo()
-        .args([
-            "clippy",
-            "--locked",
-            "-p",
-            "sessattr-wasm",
-            "--target",
-            WASM_TARGET,
-        ])
-        .args(["--", "-D", "warnings"]))
+    for features in [&[][..], &["--features", "hostile-test"][..]] {
+        run(cargo()
+            .args([
+                "clippy",
+                "--locked",
+                "-p",
+                "sessattr-wasm",
+                "--target",
+                WASM_TARGET,
+            ])
+            .args(features)
+            .args(["--", "-D", "warnings"]))?;
+    }
+    Ok(())
 }
 
 /// Every crate's tests, in release: everything was compiled by `build`

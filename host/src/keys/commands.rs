@@ -217,7 +217,8 @@ fn wait_for_servers(path: &Path) {
 }
 
 fn service(data_dir: &Path, settings: &Settings, module: Option<&Path>) -> Result<Service, Error> {
-    open_service(data_dir, settings, load_module(module)?, Clock::system())
+    let runtime = load_module(module, settings.guest.limits())?;
+    open_service(data_dir, settings, runtime, Clock::system())
 }
 
 fn find(keys: &[KeyEntry], id: &str) -> Result<usize, Error> {

@@ -156,6 +156,14 @@ impl Server {
         }
     }
 
+    /// Kills the server with SIGKILL (no chance to clean up, like a crash
+    /// or the OOM killer) and returns its exit status.
+    pub fn kill(mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        child.kill().expect("SIGKILL");
+        child.wait().expect("wait")
+    }
+
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("running").id()
