@@ -168,7 +168,7 @@ pub fn raw_bytes(raw: &Raw, vars: &Vars, bytes_allowed: bool) -> Result<Vec<u8>,
 /// Hexadecimal digits (spaces ignored) as bytes.
 fn decode_hex(text: &str) -> Result<Vec<u8>, String> {
     let digits: Vec<u8> = text.bytes().filter(|b| *b != b' ').collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(format!("odd number of hex digits in {text:?}"));
     }
     digits
