@@ -299,6 +299,12 @@ fn check_items(route: Route, fields: &Fields, limits: &Limits) {
         let Ok(list) = items::write_items(fields, &shape, limits) else {
             return;
         };
+        if let Shape::Many(raw) = &shape {
+            // Write items are objects, never a list of their fields.
+            for item in raw {
+                assert!(item.get().trim_start().starts_with('{'), "item {item}");
+            }
+        }
         for item in &list {
             assert!(item.value.len() <= limits.value_max_bytes, "value too long");
             if let Some(secs) = item.expiration {
