@@ -253,6 +253,7 @@ impl Runner {
         let answer = match send(&self.client, &self.base, &request) {
             Ok(answer) => answer,
             Err(err) => {
+                let err = short_text(&err);
                 return Err(Failure::of(vec![request_line(&request)], vec![err]));
             }
         };
