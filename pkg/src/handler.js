@@ -4,7 +4,7 @@
 import { coreConfig } from './config.js';
 import { SessattrError } from './errors.js';
 import { base64 } from './encoding.js';
-import { DEFAULT_BODY_LIMIT, answer, fallbackAnswer, header, httpOp, plainBody, readBody, toResponse } from './http.js';
+import { DEFAULT_BODY_LIMIT, answer, fallbackAnswer, header, httpOp, plainBody, readBody, toResponse, wellFormed } from './http.js';
 
 const ATTR = '/zato/sso/session/attr';
 /** Every option of createHandler (`module` is sessattr/portable's, taken before). */
@@ -130,6 +130,8 @@ function userFields(user, required) {
   for (const name of required) {
     if (user[name] === undefined) throw new SessattrError('E008003', 403, `missing input: ${name}`);
     if (typeof user[name] !== 'string') throw invalid(`${name} must be a string`);
+    // A lone surrogate cannot reach the module (its input is JSON text).
+    if (!wellFormed(user[name])) throw invalid(`${name} must be Unicode text (it holds a lone surrogate)`);
   }
   return user;
 }

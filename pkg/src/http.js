@@ -27,7 +27,7 @@ export async function readBody(request, limit) {
 export function plainBody(body, limit) {
   let bytes;
   if (body === undefined || body === null) bytes = new Uint8Array();
-  else if (typeof body === 'string') bytes = encoder.encode(body);
+  else if (typeof body === 'string') bytes = LONE_SURROGATE.test(body) ? wtf8(body) : encoder.encode(body);
   else if (body instanceof ArrayBuffer) bytes = new Uint8Array(body);
   else if (ArrayBuffer.isView(body)) bytes = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
   else throw new TypeError('sessattr: handle() takes a body of bytes (Uint8Array, Buffer, ArrayBuffer) or a string');
@@ -67,18 +67,67 @@ function target(url) {
   return mark < 0 ? { path: rest, query: '' } : { path: rest.slice(0, mark), query: rest.slice(mark + 1) };
 }
 
+/**
+ * A lone surrogate: a JS string holding one is not Unicode text, and the
+ * module's JSON input cannot carry it (the step would fail: a 500).
+ */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
+
+/** Whether `text` is Unicode text (no lone surrogate). */
+export function wellFormed(text) {
+  return !LONE_SURROGATE.test(text);
+}
+
+/** The three bytes a surrogate code unit takes in WTF-8 (never valid UTF-8). */
+function surrogateBytes(unit) {
+  return [0xe0 | (unit >> 12), 0x80 | ((unit >> 6) & 0x3f), 0x80 | (unit & 0x3f)];
+}
+
+/**
+ * A string's bytes with each lone surrogate as its WTF-8 bytes, so that the
+ * module refuses them as the invalid UTF-8 they are (`400 E008002`) rather
+ * than reading U+FFFD, as `TextEncoder` would make them: names are
+ * byte-exact, and the host never receives anything but bytes.
+ */
+function wtf8(text) {
+  const lone = text.match(LONE_SURROGATES);
+  const chunks = [];
+  text.split(LONE_SURROGATES).forEach((part, at) => {
+    chunks.push(encoder.encode(part));
+    if (at < lone.length) chunks.push(Uint8Array.from(surrogateBytes(lone[at].charCodeAt(0))));
+  });
+  return concat(chunks, chunks.reduce((total, chunk) => total + chunk.length, 0));
+}
+
+/**
+ * A query string with each lone surrogate percent-encoded as its WTF-8
+ * bytes: the module refuses it like `%ED%A0%80` (`E008002`, the query is
+ * not UTF-8). Other texts (method, path, headers) get U+FFFD, as the host's
+ * lossy header reading gives; such a path or method matches no route.
+ */
+function queryText(query) {
+  return query.replace(LONE_SURROGATES, (unit) =>
+    surrogateBytes(unit.charCodeAt(0)).map((b) => `%${b.toString(16).toUpperCase()}`).join(''));
+}
+
+/** `value` as text the module's JSON input can carry. */
+function text(value) {
+  return String(value ?? '').replace(LONE_SURROGATES, '\ufffd');
+}
+
 /** The module's `http` operation for a request; `bytes` null = over the limit. */
 export function httpOp(method, url, headers, bytes, remoteAddress) {
   const { path, query } = target(url);
   return {
     http: {
-      method,
-      path,
-      query,
+      method: text(method),
+      path: text(path),
+      query: queryText(query),
       body: bytes === null ? '' : base64(bytes),
       body_too_large: bytes === null,
-      remote_addr: remoteAddress,
-      user_agent: header(headers, 'user-agent'),
+      remote_addr: text(remoteAddress),
+      user_agent: text(header(headers, 'user-agent')),
     },
   };
 }

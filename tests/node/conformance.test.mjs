@@ -83,6 +83,34 @@ function interpolate(raw, vars) {
   });
 }
 
+/** A raw body or query string: text, or parts (README: raw parts) as bytes. */
+function rawBytes(raw, vars, bytesAllowed) {
+  if (typeof raw === 'string') return new TextEncoder().encode(interpolate(raw, vars));
+  const chunks = raw.map((part) => {
+    if (typeof part === 'string') return new TextEncoder().encode(interpolate(part, vars));
+    const keys = Object.keys(part).sort().join(',');
+    if (keys === 'of,repeat') {
+      const text = part.of.includes('$i')
+        ? Array.from({ length: part.repeat }, (_, i) => part.of.replaceAll('$i', String(i))).join('')
+        : part.of.repeat(part.repeat);
+      return new TextEncoder().encode(text);
+    }
+    if (keys === 'hex' && bytesAllowed) {
+      const digits = part.hex.replaceAll(' ', '');
+      if (!/^([0-9a-fA-F]{2})*$/.test(digits)) throw new Error(`not hex: ${part.hex}`);
+      return Uint8Array.from(digits.match(/../g) ?? [], (pair) => parseInt(pair, 16));
+    }
+    throw new Error(`bad raw part ${JSON.stringify(part)}`);
+  });
+  const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.length;
+  }
+  return bytes;
+}
+
 function ust(vars, name) {
   if (!(name in vars.usts)) throw new Error(`no session ${name} in this case`);
   return vars.usts[name];
@@ -108,7 +136,7 @@ function queryString(request, vars) {
       parts.push(`${encode(key)}=${encode(typeof item === 'string' ? item : JSON.stringify(item))}`);
     }
   }
-  if (request.query_raw) parts.push(interpolate(request.query_raw, vars));
+  if (request.query_raw !== undefined) parts.push(new TextDecoder('utf-8', { fatal: true }).decode(rawBytes(request.query_raw, vars, false)));
   return parts.join('&');
 }
 
@@ -165,12 +193,13 @@ function check(expected, actual, vars, path, problems) {
       problems.push(`${path}: expected an object, got ${JSON.stringify(actual)?.slice(0, 200)}`);
       return;
     }
+    // Own keys only: names such as `toString` or `__proto__` are plain keys.
     for (const [key, value] of Object.entries(expected)) {
-      if (key in actual) check(value, actual[key], vars, `${path}.${key}`, problems);
+      if (Object.hasOwn(actual, key)) check(value, actual[key], vars, `${path}.${key}`, problems);
       else problems.push(`${path}.${key}: missing`);
     }
     for (const key of Object.keys(actual)) {
-      if (!(key in expected)) problems.push(`${path}.${key}: not expected, got ${JSON.stringify(actual[key])?.slice(0, 200)}`);
+      if (!Object.hasOwn(expected, key)) problems.push(`${path}.${key}: not expected, got ${JSON.stringify(actual[key])?.slice(0, 200)}`);
     }
   } else if (Array.isArray(expected)) {
     if (!Array.isArray(actual) || actual.length !== expected.length) {
@@ -191,7 +220,7 @@ async function send(request, vars) {
   const headers = { 'cf-connecting-ip': '127.0.0.1', 'content-type': request.content_type ?? 'application/json' };
   let body;
   if (request.body !== undefined) body = JSON.stringify(resolve(request.body, vars));
-  if (request.body_raw !== undefined) body = interpolate(request.body_raw, vars);
+  if (request.body_raw !== undefined) body = rawBytes(request.body_raw, vars, true);
   const bodyless = request.method === 'GET' || request.method === 'HEAD';
   evidence.request(url, body);
   const response = bodyless && body !== undefined

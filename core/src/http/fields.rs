@@ -1,8 +1,8 @@
 //! The known fields of a request body, read strictly.
 //!
 //! The body is parsed as JSON whatever its content type. Unknown fields are
-//! ignored; a known field given twice, or of the wrong type, is invalid input.
-//! JSON `null` counts as absent.
+//! ignored; a key given twice in any object of the body, or a known field of
+//! the wrong type, is invalid input. JSON `null` counts as absent.
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -11,7 +11,11 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::query::QueryFields;
-use crate::error::Error;
+use super::strict::{self, Refusal};
+use crate::error::{Error, Failure};
+
+/// The message of a body that gives one key twice in an object.
+pub const DUPLICATE_KEY: &str = "a key appears twice in one JSON object";
 
 /// The known request fields, each as sent (type checks come later, in the
 /// order of SPEC 2.3).
@@ -45,22 +49,31 @@ pub struct Fields {
 
 impl Fields {
     /// Parses a body: not JSON or not an object is [`Error::NotJson`] (400);
-    /// a duplicate known field is invalid input (403). An empty body is an
-    /// empty object.
-    pub fn parse(body: &[u8]) -> Result<Self, Error> {
+    /// a key given twice in any object of it, known field or not, is
+    /// invalid input (403), tied to its `data` item when it is inside one
+    /// ([`strict`]). An empty body is an empty object.
+    pub fn parse(body: &[u8]) -> Result<Self, Failure> {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self::default());
         }
-        // Parsed whole (not skipped): invalid UTF-8 and lone surrogates in
-        // any string, and numbers beyond f64, make the body not JSON (400),
-        // wherever they are.
-        serde_json::from_slice::<Value>(body).map_err(|_| Error::NotJson)?;
+        // Checked whole (not skipped): invalid UTF-8 and lone surrogates in
+        // any string, numbers beyond f64, too deep nesting and duplicate
+        // keys refuse the body, wherever they are.
         let first = body.iter().find(|b| !b.is_ascii_whitespace());
-        if first != Some(&b'{') {
-            return Err(Error::NotJson);
+        match strict::check(body) {
+            Err(Refusal::NotJson) => return Err(Error::NotJson.into()),
+            _ if first != Some(&b'{') => return Err(Error::NotJson.into()),
+            Err(Refusal::DuplicateKey { item }) => {
+                let error = Error::InvalidInput(DUPLICATE_KEY);
+                return Err(match item {
+                    Some(index) => Failure::at(error, index),
+                    None => error.into(),
+                });
+            }
+            Ok(()) => {}
         }
         let mut fields: Self = serde_json::from_slice(body)
-            .map_err(|_| Error::InvalidInput("a field is given twice or has the wrong shape"))?;
+            .map_err(|_| Error::InvalidInput("a field has the wrong shape"))?;
         if fields.data.as_ref().is_some_and(|d| d.get() == "null") {
             fields.data = None;
         }
@@ -179,15 +192,40 @@ mod tests {
             br#"{"expiration":1e400}"#,
             br#"{"name":"\ud800"}"#,
         ] {
-            assert_eq!(Fields::parse(body).err(), Some(Error::NotJson), "{body:?}");
+            assert_eq!(
+                Fields::parse(body).err(),
+                Some(Error::NotJson.into()),
+                "{body:?}"
+            );
         }
     }
 
     #[test]
-    fn duplicate_known_fields_are_invalid_but_unknown_ones_are_ignored() {
-        let dup = br#"{"name":"a","name":"b"}"#;
-        assert!(matches!(Fields::parse(dup), Err(Error::InvalidInput(_))));
-        let extra = br#"{"user_id":1,"user_id":2,"totp_code":"x","name":"a"}"#;
+    fn a_key_twice_in_any_object_is_invalid_input() {
+        let invalid = Some(Failure::from(Error::InvalidInput(DUPLICATE_KEY)));
+        for body in [
+            &br#"{"name":"a","name":"b"}"#[..],
+            br#"{"user_id":1,"user_id":1,"name":"a"}"#,
+            br#"{"name":"a","extra":{"k":1,"k":2}}"#,
+            br#"{"name":"a","n\u0061me":"a"}"#,
+        ] {
+            assert_eq!(Fields::parse(body).err(), invalid, "{body:?}");
+        }
+        let in_item = br#"{"data":[{"name":"a","value":"1"},{"name":"b","x":[{"k":1,"k":2}]}]}"#;
+        assert_eq!(
+            Fields::parse(in_item).err(),
+            Some(Failure::at(Error::InvalidInput(DUPLICATE_KEY), 1))
+        );
+        // Not JSON wins; so does not an object.
+        assert_eq!(
+            Fields::parse(br#"{"a":1,"a":2"#).err(),
+            Some(Error::NotJson.into())
+        );
+        assert_eq!(
+            Fields::parse(br#"[{"a":1,"a":2}]"#).err(),
+            Some(Error::NotJson.into())
+        );
+        let extra = br#"{"user_id":1,"totp_code":"x","name":"a"}"#;
         let fields = Fields::parse(extra).expect("parses");
         assert_eq!(fields.name, Some(json!("a")));
     }

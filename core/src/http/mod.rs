@@ -4,6 +4,7 @@ pub mod fields;
 pub mod query;
 pub mod response;
 pub mod route;
+pub mod strict;
 
 use alloc::vec::Vec;
 use base64::Engine as _;

@@ -3,9 +3,11 @@
 //!
 //! `application/x-www-form-urlencoded` rules: pairs split on `&`, key and
 //! value on the first `=`, `+` is a space, `%XX` a byte. Decoded text must
-//! be UTF-8 (never replaced by U+FFFD: names are byte-exact). Unknown keys
-//! are ignored; a known key given twice is invalid input, except `data`,
-//! which is repeated to list names (`?data=a&data=b`).
+//! be UTF-8 (never replaced by U+FFFD: names are byte-exact), in every key
+//! and value, known or not (as the body is judged whole). Unknown keys are
+//! ignored, however many and however often repeated (repeating a key is how
+//! form encoding lists); a known key given twice is invalid input, except
+//! `data`, which is repeated to list names (`?data=a&data=b`).
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -52,7 +54,10 @@ pub fn parse(query: &str) -> Result<QueryFields, Error> {
                     .push(decode(value)?);
                 continue;
             }
-            _ => continue,
+            _ => {
+                decode(value)?;
+                continue;
+            }
         };
         if slot.replace(decode(value)?).is_some() {
             return Err(Error::InvalidInput(
@@ -110,9 +115,23 @@ mod tests {
     }
 
     #[test]
+    fn ten_thousand_unknown_parameters_are_ignored() {
+        let mut text = String::from("name=a");
+        for i in 0..10_000 {
+            text.push_str(&alloc::format!("&u{i}=1&x=1"));
+        }
+        assert_eq!(parse(&text).expect("parses").name.as_deref(), Some("a"));
+    }
+
+    #[test]
     fn invalid_utf8_is_invalid_input_not_replaced() {
         assert!(matches!(parse("name=%FF"), Err(Error::InvalidInput(_))));
         assert!(matches!(parse("%C3=a"), Err(Error::InvalidInput(_))));
+        assert!(matches!(
+            parse("unknown=%FF&name=a"),
+            Err(Error::InvalidInput(_))
+        ));
+        assert!(matches!(parse("x=%ED%A0%80"), Err(Error::InvalidInput(_))));
         // A stray `%` that is not an escape stays as it is.
         assert_eq!(
             parse("name=100%").expect("parses").name.as_deref(),

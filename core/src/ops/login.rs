@@ -14,6 +14,25 @@ use crate::store::record::{RECORD_VERSION, SessionRecord, UserRecord, decode, en
 use crate::time::{MICROS_PER_SEC, format_micros};
 use crate::ust;
 
+/// Most bytes of the `User-Agent` header a new session records. The header
+/// is the client's to choose and HTTP servers accept long ones (hyper about
+/// 400 KiB): recorded whole, it made every session record, read by every
+/// attribute call on the session, as large as the client liked.
+pub const USER_AGENT_MAX_BYTES: usize = 512;
+
+/// Most bytes of the remote address a new session records (an IPv6 address
+/// with a zone fits many times over; the JS handler takes it from a header).
+pub const REMOTE_ADDR_MAX_BYTES: usize = 128;
+
+/// `text` cut to at most `max` bytes, at a character boundary.
+fn cut(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    String::from(&text[..end])
+}
+
 /// Logs a user in. Unknown user, locked user and wrong password all answer
 /// the same E005001, after the same argon2 work.
 pub fn run(ctx: &mut Ctx<'_>, fields: &Fields, request: &HttpRequest) -> Result<Reply, Stop> {
@@ -69,8 +88,8 @@ pub fn run(ctx: &mut Ctx<'_>, fields: &Fields, request: &HttpRequest) -> Result<
         current_app: fields.app_for_log().unwrap_or_default(),
         creation_time: ctx.now,
         expiration_time,
-        remote_addr: request.remote_addr.clone(),
-        user_agent: request.user_agent.clone(),
+        remote_addr: cut(&request.remote_addr, REMOTE_ADDR_MAX_BYTES),
+        user_agent: cut(&request.user_agent, USER_AGENT_MAX_BYTES),
         user_epoch: user.session_epoch,
     };
     reply.writes.ops.push(WriteOp {
@@ -87,4 +106,19 @@ pub fn run(ctx: &mut Ctx<'_>, fields: &Fields, request: &HttpRequest) -> Result<
         Value::String(format_micros(Some(expiration_time))),
     );
     Ok(reply)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recorded_headers_are_cut_at_a_character_boundary() {
+        assert_eq!(cut("short", 512), "short");
+        assert_eq!(cut(&"u".repeat(600), 512).len(), 512);
+        // "é" is two bytes: 511 of them cut at 512 keeps 256 characters.
+        assert_eq!(cut(&"é".repeat(511), 512), "é".repeat(256));
+        assert_eq!(cut(&"é".repeat(300), 511), "é".repeat(255));
+        assert_eq!(cut("", 0), "");
+    }
 }

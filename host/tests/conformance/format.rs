@@ -98,16 +98,56 @@ pub struct Request {
     pub query: Option<Map<String, Value>>,
     /// Sent verbatim after the encoded `query` (joined with `&`).
     #[serde(default)]
-    pub query_raw: Option<String>,
+    pub query_raw: Option<Raw>,
     /// A JSON body.
     #[serde(default)]
     pub body: Option<Value>,
     /// A body sent verbatim (for bodies that are not JSON).
     #[serde(default)]
-    pub body_raw: Option<String>,
+    pub body_raw: Option<Raw>,
     /// `Content-Type` of the body; `application/json` when absent.
     #[serde(default)]
     pub content_type: Option<String>,
+}
+
+/// A raw body or query string: one text, or parts joined without separator.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Raw {
+    /// Sent as it is (after `${…}` interpolation).
+    Text(String),
+    /// Each part in order.
+    Parts(Vec<Part>),
+}
+
+/// One part of a [`Raw`].
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Part {
+    /// Text, interpolated like a whole raw text.
+    Text(String),
+    /// `{"repeat": N, "of": TEXT}`: TEXT N times, `$i` in it the copy's index.
+    Repeat(Repeat),
+    /// `{"hex": "ff fe"}`: these bytes (bodies only).
+    Hex(Hex),
+}
+
+/// `{"repeat": N, "of": TEXT}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Repeat {
+    /// How many copies.
+    pub repeat: usize,
+    /// The text copied.
+    pub of: String,
+}
+
+/// `{"hex": "…"}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hex {
+    /// Hexadecimal digits, two per byte; spaces are ignored.
+    pub hex: String,
 }
 
 /// The expected answer.

@@ -14,7 +14,7 @@ use super::format::{Case, ClockStep, HttpStep, Request, Step, UserStep};
 use super::http::{Answer, Outgoing, client, send};
 use super::matcher::{check, short};
 use super::openapi::OpenApi;
-use super::template::{Vars, interpolate, query_string, resolve};
+use super::template::{Vars, query_string, raw_bytes, resolve};
 
 /// A user the runner creates before playing (README: fixture users).
 pub struct Fixture {
@@ -253,6 +253,7 @@ impl Runner {
         let answer = match send(&self.client, &self.base, &request) {
             Ok(answer) => answer,
             Err(err) => {
+                let err = short_text(&err);
                 return Err(Failure::of(vec![request_line(&request)], vec![err]));
             }
         };
@@ -374,10 +375,10 @@ fn session_names(case: &Case) -> BTreeSet<String> {
 
 /// Resolves a case's request.
 fn outgoing(request: &Request, vars: &Vars) -> Result<Outgoing, String> {
-    let query = query_string(request.query.as_ref(), request.query_raw.as_deref(), vars)?;
+    let query = query_string(request.query.as_ref(), request.query_raw.as_ref(), vars)?;
     let body = match (&request.body, &request.body_raw) {
         (Some(body), _) => Some(resolve(body, vars)?.to_string().into_bytes()),
-        (None, Some(raw)) => Some(interpolate(raw, vars)?.into_bytes()),
+        (None, Some(raw)) => Some(raw_bytes(raw, vars, true)?),
         (None, None) => None,
     };
     Ok(Outgoing {

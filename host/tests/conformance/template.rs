@@ -1,10 +1,13 @@
 //! Placeholders of requests (`$ust:NAME`, `$var:NAME`, `$repeat:N:TEXT`,
-//! `{"$list": N, "of": …}`, `${…}` in raw strings) and the query-string
-//! encoding, as `tests/cases/README.md` defines them.
+//! `{"$list": N, "of": …}`, `${…}` in raw strings), the parts of raw
+//! bodies and query strings, and the query-string encoding, as
+//! `tests/cases/README.md` defines them.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
+
+use super::format::{Part, Raw};
 
 /// What placeholders resolve to in one case.
 #[derive(Debug, Default)]
@@ -133,12 +136,58 @@ pub fn interpolate(raw: &str, vars: &Vars) -> Result<String, String> {
     Ok(out)
 }
 
+/// The bytes of a raw body or query string: its text interpolated, or its
+/// parts joined (`hex` parts only where `bytes_allowed`).
+pub fn raw_bytes(raw: &Raw, vars: &Vars, bytes_allowed: bool) -> Result<Vec<u8>, String> {
+    let parts = match raw {
+        Raw::Text(text) => return Ok(interpolate(text, vars)?.into_bytes()),
+        Raw::Parts(parts) => parts,
+    };
+    let mut out = Vec::new();
+    for part in parts {
+        match part {
+            Part::Text(text) => out.extend_from_slice(interpolate(text, vars)?.as_bytes()),
+            Part::Repeat(repeat) if repeat.of.contains("$i") => {
+                for index in 0..repeat.repeat {
+                    let copy = repeat.of.replace("$i", &index.to_string());
+                    out.extend_from_slice(copy.as_bytes());
+                }
+            }
+            Part::Repeat(repeat) => {
+                out.extend_from_slice(repeat.of.repeat(repeat.repeat).as_bytes())
+            }
+            Part::Hex(_) if !bytes_allowed => {
+                return Err("hex parts are for bodies, not query strings".into());
+            }
+            Part::Hex(hex) => out.extend(decode_hex(&hex.hex)?),
+        }
+    }
+    Ok(out)
+}
+
+/// Hexadecimal digits (spaces ignored) as bytes.
+fn decode_hex(text: &str) -> Result<Vec<u8>, String> {
+    let digits: Vec<u8> = text.bytes().filter(|b| *b != b' ').collect();
+    if !digits.len().is_multiple_of(2) {
+        return Err(format!("odd number of hex digits in {text:?}"));
+    }
+    digits
+        .chunks(2)
+        .map(|pair| {
+            std::str::from_utf8(pair)
+                .ok()
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+                .ok_or_else(|| format!("not hex: {text:?}"))
+        })
+        .collect()
+}
+
 /// The query string of a request: the resolved `query` object encoded
 /// (arrays repeat the key; numbers and booleans as JSON text), then
 /// `query_raw`, joined with `&`. Empty when there is neither.
 pub fn query_string(
     query: Option<&Map<String, Value>>,
-    raw: Option<&str>,
+    raw: Option<&Raw>,
     vars: &Vars,
 ) -> Result<String, String> {
     let mut parts = Vec::new();
@@ -155,7 +204,8 @@ pub fn query_string(
         }
     }
     if let Some(raw) = raw {
-        parts.push(interpolate(raw, vars)?);
+        let bytes = raw_bytes(raw, vars, false)?;
+        parts.push(String::from_utf8(bytes).map_err(|_| "query_raw is not UTF-8")?);
     }
     Ok(parts.join("&"))
 }
@@ -215,7 +265,8 @@ mod tests {
     #[test]
     fn queries_encode() {
         let query = json!({"name": "a b/é", "data": ["x", "y"], "decrypt": false});
-        let got = query_string(query.as_object(), Some("n=${ust:admin}"), &vars()).unwrap();
+        let raw = Raw::Text("n=${ust:admin}".into());
+        let got = query_string(query.as_object(), Some(&raw), &vars()).unwrap();
         let mut parts: Vec<&str> = got.split('&').collect();
         parts.sort_unstable();
         assert_eq!(
@@ -229,5 +280,26 @@ mod tests {
             ]
         );
         assert!(got.find("data=x") < got.find("data=y"), "{got}");
+    }
+
+    #[test]
+    fn raw_parts_join() {
+        let raw: Raw = serde_json::from_value(json!(
+            ["{\"u\":\"${ust:admin}\",", {"repeat": 3, "of": "k$i,"}, {"repeat": 2, "of": "["}, {"hex": "ff 00"}]
+        ))
+        .unwrap();
+        assert_eq!(
+            raw_bytes(&raw, &vars(), true).unwrap(),
+            b"{\"u\":\"UST-A\",k0,k1,k2,[[\xff\x00"
+        );
+        assert!(
+            raw_bytes(&raw, &vars(), false).is_err(),
+            "no bytes in a query"
+        );
+        let bad: Raw = serde_json::from_value(json!([{"hex": "f"}])).unwrap();
+        assert!(raw_bytes(&bad, &vars(), true).is_err());
+        assert!(
+            serde_json::from_value::<Raw>(json!([{"repeat": 1, "of": "x", "typo": 1}])).is_err()
+        );
     }
 }

@@ -101,11 +101,16 @@ pub fn write_items(
             let mut seen = BTreeSet::new();
             for (index, raw) in raw_items.iter().enumerate() {
                 let at = |error| Failure::at(error, index);
-                let item: ItemFields = serde_json::from_str(raw.get()).map_err(|_| {
-                    at(Error::InvalidInput(
-                        "each data item must be an object with a name and a value",
-                    ))
-                })?;
+                // An object only: serde would also fill the struct from a
+                // list of its fields in order (`["n", "v", null, null]`).
+                let item: ItemFields = is_object(raw)
+                    .then(|| serde_json::from_str(raw.get()).ok())
+                    .flatten()
+                    .ok_or_else(|| {
+                        at(Error::InvalidInput(
+                            "each data item must be an object with a name and a value",
+                        ))
+                    })?;
                 let name = req_str(&item.name, "name", "name must be a string").map_err(at)?;
                 let item_encrypt = opt_bool(&item.encrypt, "encrypt must be true or false")
                     .map_err(at)?
@@ -121,6 +126,11 @@ pub fn write_items(
             Ok(items)
         }
     }
+}
+
+/// Whether a raw JSON value is an object.
+fn is_object(raw: &RawValue) -> bool {
+    raw.get().trim_start().starts_with('{')
 }
 
 /// The names of a get, exists or delete: `name`, or `data` as a list of
@@ -243,10 +253,29 @@ mod tests {
         assert_eq!(missing, Failure::at(Error::MissingInput("value"), 0));
         let dup = items(r#"{"data":[{"name":"a","value":"1"},{"name":"a","value":"2"}]}"#);
         assert_eq!(dup.err().and_then(|f| f.item), Some(1));
-        let dup_field = items(r#"{"data":[{"name":"a","name":"b","value":"1"}]}"#);
-        assert_eq!(dup_field.err().and_then(|f| f.item), Some(0));
         let not_object = items(r#"{"data":["a"]}"#);
         assert_eq!(not_object.err().and_then(|f| f.item), Some(0));
+    }
+
+    #[test]
+    fn a_data_item_is_an_object_never_a_list_of_its_fields() {
+        for list in [
+            r#"{"data":[{"name":"a","value":"1"},["b","2",null,null]]}"#,
+            r#"{"data":[{"name":"a","value":"1"},["b","2"]]}"#,
+            r#"{"data":[{"name":"a","value":"1"},[]]}"#,
+            r#"{"data":[{"name":"a","value":"1"},"b"]}"#,
+            r#"{"data":[{"name":"a","value":"1"},5]}"#,
+            r#"{"data":[{"name":"a","value":"1"},true]}"#,
+        ] {
+            let refused = items(list).expect_err(list);
+            assert_eq!(refused.item, Some(1), "{list}");
+            assert!(matches!(refused.error, Error::InvalidInput(_)), "{list}");
+        }
+        // `null` items are refused too (no name, no value).
+        assert_eq!(
+            items(r#"{"data":[null]}"#).err().and_then(|f| f.item),
+            Some(0)
+        );
     }
 
     fn names(body: &str) -> Result<Vec<String>, Failure> {
