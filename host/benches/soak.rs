@@ -300,5 +300,6 @@ fn render(table: &[Round], round_length: Duration) -> String {
         last as f64 / 1048576.0,
         RSS_GROWTH_SLACK >> 20
     );
+    text.push('\n');
     text
 }

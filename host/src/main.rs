@@ -2,6 +2,12 @@
 
 use std::process::ExitCode;
 
+/// jemalloc, not glibc's malloc: under a soak of mixed traffic glibc's
+/// per-thread arenas fragmented and the host's RSS grew by about 10 MiB a
+/// minute; with jemalloc it stays flat (docs/decisions.md, "Memory").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use anyhow::Result;
 use clap::Parser;
 use serde_json::Value;

@@ -239,7 +239,10 @@ mod tests {
         let secrets = read_secrets(&dir).expect("read");
         assert_eq!(secrets, [secret("ust", "0123456789")]);
         assert_eq!(head("ééé", 3), "é", "cut at a character boundary");
-        assert_eq!(head(&"v".repeat(1000), MAX_PATTERN_BYTES).len(), MAX_PATTERN_BYTES);
+        assert_eq!(
+            head(&"v".repeat(1000), MAX_PATTERN_BYTES).len(),
+            MAX_PATTERN_BYTES
+        );
         fs::remove_dir_all(&dir).expect("cleanup");
     }
 }
