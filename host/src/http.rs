@@ -342,7 +342,7 @@ async fn serve_request(state: &Arc<AppState>, peer: SocketAddr, request: Request
     let body = match read_body_in_time(state, body, limit, declared).await {
         Some(Ok(body)) => body,
         Some(Err(err)) => {
-            tracing::debug!(method = %method, path = %path, error = %err, "cannot read request body");
+            tracing::debug!(method = %method, path = %truncate(&path, LOGGED_PATH_CHARS), error = %err, "cannot read request body");
             let outcome = Outcome::fallback(HostFailure::BodyUnreadable, 0);
             let status = StatusCode::BAD_REQUEST;
             return respond(&method, &path, &outcome, started, status, Unread::Yes);
@@ -555,6 +555,8 @@ fn assemble<'a>(
 
 /// Longest `app` a log line carries.
 const LOGGED_APP_CHARS: usize = 64;
+/// Most characters of a request's path in its log line.
+const LOGGED_PATH_CHARS: usize = 256;
 /// Longest list of names a log line carries (then `…`).
 const LOGGED_NAMES_CHARS: usize = 1_000;
 
@@ -562,6 +564,9 @@ const LOGGED_NAMES_CHARS: usize = 1_000;
 /// the query string, values, passwords, keys or USTs), the attempts the step
 /// loop made (more than 1 after lost races) and the time taken.
 fn log_request(method: &str, path: &str, http_status: u16, outcome: &Outcome, started: Instant) {
+    // The path is the client's (up to 64 KiB reaches here): bounded.
+    let path = truncate(path, LOGGED_PATH_CHARS);
+    let path = path.as_str();
     let log = &outcome.log;
     let attempts = outcome.attempts;
     let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);

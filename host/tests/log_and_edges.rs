@@ -40,6 +40,11 @@ fn log_lines_hold_what_clients_send_in_bounds() {
                       "name": "n", "value": "v"});
     send_json(&client, "POST", &url, &body).assert_error(403, "E004001");
 
+    // A path of 10 000 characters is an unknown path, logged cut short.
+    let long_path = server.url(&format!("/zato/{}", "p".repeat(10_000)));
+    let answer = client.get(&long_path).send().unwrap();
+    assert_eq!(answer.status().as_u16(), 404);
+
     // `post` is not `POST`.
     let lower = client
         .request(reqwest::Method::from_bytes(b"post").unwrap(), &url)
