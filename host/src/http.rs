@@ -10,6 +10,7 @@
 //! here every request's body is read within `http.body_timeout_ms`, and
 //! every operation waits for its turn in the module at the [`Gate`].
 
+use std::borrow::Cow;
 use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -25,6 +26,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use sessattr_core::http::route::is_api_path;
 use sessattr_core::protocol::{HttpRequest, HttpResponse, Operation};
 
 use crate::console;
@@ -342,7 +344,8 @@ async fn serve_request(state: &Arc<AppState>, peer: SocketAddr, request: Request
     let body = match read_body_in_time(state, body, limit, declared).await {
         Some(Ok(body)) => body,
         Some(Err(err)) => {
-            tracing::debug!(method = %method, path = %truncate(&path, LOGGED_PATH_CHARS), error = %err, "cannot read request body");
+            let path = logged_path(&path, is_api_path(&path));
+            tracing::debug!(method = %method, path = %path, error = %err, "cannot read request body");
             let outcome = Outcome::fallback(HostFailure::BodyUnreadable, 0);
             let status = StatusCode::BAD_REQUEST;
             return respond(&method, &path, &outcome, started, status, Unread::Yes);
@@ -453,7 +456,9 @@ fn console_response(
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let http_status = status.as_u16();
     let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    // The path only: the query string is never logged.
+    // The path only (the query string is never logged), if it was served.
+    let path = logged_path(path, http_status < 400);
+    let path = path.as_ref();
     tracing::info!(method, path, http_status, elapsed_us, "console");
     let headers = answer
         .headers
@@ -555,8 +560,16 @@ fn assemble<'a>(
 
 /// Longest `app` a log line carries.
 const LOGGED_APP_CHARS: usize = 64;
-/// Most characters of a request's path in its log line.
-const LOGGED_PATH_CHARS: usize = 256;
+/// What a log line says of a request's path: a path the host serves, as
+/// is; any other only by its length, since it is the client's free text (a
+/// UST pasted into a URL, found by the secrets scan).
+fn logged_path(path: &str, served: bool) -> Cow<'_, str> {
+    if served {
+        Cow::Borrowed(path)
+    } else {
+        Cow::Owned(format!("(unknown path of {} bytes)", path.len()))
+    }
+}
 /// Longest list of names a log line carries (then `…`).
 const LOGGED_NAMES_CHARS: usize = 1_000;
 
@@ -564,9 +577,8 @@ const LOGGED_NAMES_CHARS: usize = 1_000;
 /// the query string, values, passwords, keys or USTs), the attempts the step
 /// loop made (more than 1 after lost races) and the time taken.
 fn log_request(method: &str, path: &str, http_status: u16, outcome: &Outcome, started: Instant) {
-    // The path is the client's (up to 64 KiB reaches here): bounded.
-    let path = truncate(path, LOGGED_PATH_CHARS);
-    let path = path.as_str();
+    let path = logged_path(path, is_api_path(path) || path == test_clock::PATH);
+    let path = path.as_ref();
     let log = &outcome.log;
     let attempts = outcome.attempts;
     let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);

@@ -40,7 +40,8 @@ fn log_lines_hold_what_clients_send_in_bounds() {
                       "name": "n", "value": "v"});
     send_json(&client, "POST", &url, &body).assert_error(403, "E004001");
 
-    // A path of 10 000 characters is an unknown path, logged cut short.
+    // A path of 10 000 characters is an unknown path, logged by its length
+    // only (an unknown path is the client's text: it may hold a UST).
     let long_path = server.url(&format!("/zato/{}", "p".repeat(10_000)));
     let answer = client.get(&long_path).send().unwrap();
     assert_eq!(answer.status().as_u16(), 404);
@@ -90,6 +91,15 @@ fn log_lines_hold_what_clients_send_in_bounds() {
         text.lines().all(|l| l.len() < 2_000),
         "a log line over 2 000 bytes"
     );
+    let unknown = text
+        .lines()
+        .find(|l| l.contains("http_status=404"))
+        .expect("the long path's line");
+    assert!(
+        unknown.contains("path=\"(unknown path of 10006 bytes)\""),
+        "{unknown}"
+    );
+    assert!(!text.contains("ppppp"), "an unknown path reached the log");
     let refused = text
         .lines()
         .find(|l| l.contains("could not be read"))

@@ -82,6 +82,13 @@ pub const SESSION_PATH: &str = "/zato/sso/user/session";
 /// Path of the user endpoint (the owner of a session).
 pub const USER_PATH: &str = "/zato/sso/user";
 
+/// Whether `path` is one of the API's paths (with any method). Any other
+/// path is the client's free text — a UST pasted into a URL, say — which a
+/// host must not log.
+pub fn is_api_path(path: &str) -> bool {
+    !matches!(route("GET", path), Err(Error::UnknownPath))
+}
+
 /// Maps a method and path to a route: unknown paths are 404, known paths
 /// with another method 405 (with the methods to allow). Paths match
 /// exactly and case-sensitively.
@@ -120,6 +127,29 @@ pub fn route(method: &str, path: &str) -> Result<Route, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn api_paths_are_exactly_the_routed_ones() {
+        for path in [
+            ATTR_PATH,
+            EXISTS_PATH,
+            NAMES_PATH,
+            LOGIN_PATH,
+            LOGOUT_PATH,
+            SESSION_PATH,
+            USER_PATH,
+        ] {
+            assert!(is_api_path(path), "{path}");
+        }
+        for path in [
+            "/",
+            "/zato/sso/session/attr/",
+            "/zato/sso/user/x",
+            "/ZATO/sso/user",
+        ] {
+            assert!(!is_api_path(path), "{path}");
+        }
+    }
 
     #[test]
     fn routes_known_paths_and_methods() {
