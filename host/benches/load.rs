@@ -78,27 +78,12 @@ impl Host {
         let data = tmp.path().join("data");
         support::write_config(&data, store);
         let log = tmp.path().join("host.log");
-        add_user(&data, &log, "admin", ADMIN_PASSWORD, true);
-        add_user(&data, &log, "alice", ALICE_PASSWORD, false);
-        let server = Server::start(&data, &log, extra);
-        let http = client();
-        let admin = login(&http, &server, "admin", ADMIN_PASSWORD);
-        let targets: Vec<String> = (0..SESSIONS)
-            .map(|_| login(&http, &server, "alice", ALICE_PASSWORD))
-            .collect();
-        for target in &targets {
-            let create = json!({
-                "current_ust": admin, "target_ust": target, "current_app": "CRM",
-                "name": READ_NAME, "value": support::value_64(), "encrypt": true,
-            });
-            send_json(
-                &http,
-                "POST",
-                &server.url("/zato/sso/session/attr"),
-                &create,
-            )
-            .assert_ok();
-        }
+        let passwords = (ADMIN_PASSWORD, ALICE_PASSWORD);
+        let support::Seeded {
+            server,
+            admin,
+            targets,
+        } = support::seeded_host(&data, &log, extra, passwords, SESSIONS, READ_NAME);
         Self {
             server,
             admin,

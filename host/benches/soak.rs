@@ -26,11 +26,10 @@ mod support;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
-use common::{Server, add_user, client, login, send_json};
-use serde_json::json;
+use common::Server;
 
 const ADMIN_PASSWORD: &str = "admin-Pa55word-Sk01";
 const ALICE_PASSWORD: &str = "alice-Pa55word-Sk02";
@@ -73,7 +72,13 @@ fn main() {
     eprintln!("soak: {rounds} round(s) of {round_length:?}, {CONNECTIONS} connections, pid {pid}");
     let mut table = Vec::new();
     for round in 0..rounds {
-        let wrk = spawn_wrk(&server.base, &script, round_length, &format!("r{round}"));
+        let wrk = support::spawn_wrk(
+            &server.base,
+            &script,
+            CONNECTIONS,
+            round_length,
+            &format!("r{round}"),
+        );
         let (rss_min, rss_max) = sample_rss(pid, round_length);
         let (requests, errors, p99_ms) = finish_wrk(wrk);
         eprintln!(
@@ -117,19 +122,12 @@ fn start(dir: &Path) -> (Server, PathBuf) {
     text.insert_str(0, "session_lifetime = 172800\nsweep_interval = 5\n");
     std::fs::write(&config, text).unwrap();
     let log = dir.join("host.log");
-    add_user(&data, &log, "admin", ADMIN_PASSWORD, true);
-    add_user(&data, &log, "alice", ALICE_PASSWORD, false);
-    let server = Server::start(&data, &log, &[]);
-    let http = client();
-    let admin = login(&http, &server, "admin", ADMIN_PASSWORD);
-    let targets: Vec<String> = (0..SESSIONS)
-        .map(|_| login(&http, &server, "alice", ALICE_PASSWORD))
-        .collect();
-    for target in &targets {
-        let kept = json!({"current_ust": admin, "target_ust": target, "current_app": "CRM",
-                          "name": KEPT, "value": support::value_64(), "encrypt": true});
-        send_json(&http, "POST", &server.url("/zato/sso/session/attr"), &kept).assert_ok();
-    }
+    let passwords = (ADMIN_PASSWORD, ALICE_PASSWORD);
+    let support::Seeded {
+        server,
+        admin,
+        targets,
+    } = support::seeded_host(&data, &log, &[], passwords, SESSIONS, KEPT);
     let script = script(dir, &admin, &targets);
     (server, script)
 }
@@ -192,20 +190,6 @@ end
     let path = dir.join("soak.lua");
     std::fs::write(&path, text).unwrap();
     path
-}
-
-fn spawn_wrk(base: &str, script: &Path, length: Duration, label: &str) -> Child {
-    Command::new("wrk")
-        .args(["-t", "1", "-c", &CONNECTIONS.to_string()])
-        .args(["-d", &format!("{}s", length.as_secs().max(1))])
-        .args(["--timeout", "10s", "--latency", "-s"])
-        .arg(script)
-        .arg(base)
-        .args(["--", label])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn wrk")
 }
 
 /// Requests, errors (non-2xx answers and socket errors) and p99 of a wrk.

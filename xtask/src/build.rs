@@ -29,24 +29,11 @@ pub fn build() -> Result<()> {
     tools::ensure_wasm_target()?;
 
     progress("building the module (sessattr-wasm, wasm32-unknown-unknown)…");
-    run(cargo()
-        .args([
-            "build",
-            "--locked",
-            "-p",
-            "sessattr-wasm",
-            "--target",
-            WASM_TARGET,
-        ])
-        .args(["--profile", WASM_PROFILE]))?;
+    let wasm = cargo_build_module(WASM_PROFILE, &[])?;
 
     progress(&format!(
         "generating the Node.js bindings in {NODE_OUT_DIR}/…"
     ));
-    let wasm = target_dir()
-        .join(WASM_TARGET)
-        .join(WASM_PROFILE)
-        .join("sessattr_wasm.wasm");
     bindgen_nodejs(&wasm, &tools::root().join(NODE_OUT_DIR))?;
 
     build_hostile_module()?;
@@ -63,6 +50,19 @@ pub fn build() -> Result<()> {
 
     progress("building the host and every test target (release)…");
     run(cargo().args(HOST_BUILD))
+}
+
+/// `cargo build`s `sessattr-wasm` for the wasm target in `profile` with
+/// `extra` arguments; returns the raw `.wasm` file cargo wrote.
+fn cargo_build_module(profile: &str, extra: &[&str]) -> Result<PathBuf> {
+    run(cargo()
+        .args(["build", "--locked", "-p", "sessattr-wasm"])
+        .args(["--target", WASM_TARGET, "--profile", profile])
+        .args(extra))?;
+    Ok(target_dir()
+        .join(WASM_TARGET)
+        .join(profile)
+        .join("sessattr_wasm.wasm"))
 }
 
 /// TEST ONLY: the cargo profile of the misbehaving module (no LTO, so it
@@ -82,22 +82,7 @@ fn build_hostile_module() -> Result<()> {
     progress(&format!(
         "building the test-only misbehaving module (target/{HOSTILE_MODULE})…"
     ));
-    run(cargo()
-        .args([
-            "build",
-            "--locked",
-            "-p",
-            "sessattr-wasm",
-            "--target",
-            WASM_TARGET,
-            "--features",
-            "hostile-test",
-        ])
-        .args(["--profile", HOSTILE_PROFILE]))?;
-    let built = target_dir()
-        .join(WASM_TARGET)
-        .join(HOSTILE_PROFILE)
-        .join("sessattr_wasm.wasm");
+    let built = cargo_build_module(HOSTILE_PROFILE, &["--features", "hostile-test"])?;
     let bytes = fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
     let dest = target_dir().join(HOSTILE_MODULE);
     if fs::read(&dest).ok().as_deref() != Some(bytes.as_slice()) {

@@ -482,3 +482,55 @@ pub fn peer_script(dir: &Path, cookies: &[String], create: bool) -> PathBuf {
         round_robin_script(dir, "peer-get.lua", cookies, request)
     }
 }
+
+/// A host started by [`seeded_host`]: the admin's UST and the target
+/// sessions it seeded.
+pub struct Seeded {
+    /// The running host.
+    pub server: crate::common::Server,
+    /// The super-user's UST.
+    pub admin: String,
+    /// Alice's sessions, each holding the seeded attribute.
+    pub targets: Vec<String>,
+}
+
+/// Starts a host on `data` (configured already) with `extra` serve flags,
+/// users `admin` and `alice` with these passwords, and `sessions` sessions
+/// of alice, each holding attribute `name` (encrypted, 64 B).
+pub fn seeded_host(
+    data: &Path,
+    log: &Path,
+    extra: &[&str],
+    passwords: (&str, &str),
+    sessions: usize,
+    name: &str,
+) -> Seeded {
+    use crate::common::{Server, add_user, client, login, send_json};
+    let (admin_password, alice_password) = passwords;
+    add_user(data, log, "admin", admin_password, true);
+    add_user(data, log, "alice", alice_password, false);
+    let server = Server::start(data, log, extra);
+    let http = client();
+    let admin = login(&http, &server, "admin", admin_password);
+    let targets: Vec<String> = (0..sessions)
+        .map(|_| login(&http, &server, "alice", alice_password))
+        .collect();
+    for target in &targets {
+        let create = serde_json::json!({
+            "current_ust": admin, "target_ust": target, "current_app": "CRM",
+            "name": name, "value": value_64(), "encrypt": true,
+        });
+        send_json(
+            &http,
+            "POST",
+            &server.url("/zato/sso/session/attr"),
+            &create,
+        )
+        .assert_ok();
+    }
+    Seeded {
+        server,
+        admin,
+        targets,
+    }
+}
