@@ -28,8 +28,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::redis::RedisServer;
-use common::{Server, add_user, client, login, send_json};
-use serde_json::json;
+use common::{Server, client};
 use support::{Baseline, CONNECTIONS, Measured, Pace, Spread};
 
 const ADMIN_PASSWORD: &str = "admin-Pa55word-Ld01";
