@@ -582,7 +582,8 @@ fn log_request(method: &str, path: &str, http_status: u16, outcome: &Outcome, st
     let log = &outcome.log;
     let attempts = outcome.attempts;
     let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    // `app` comes from the client before it is checked: bounded. Names are
+    // `app` is a configured application (bounded all the same) or, when
+    // the client sent another, only its length (the module sees to it). Names are
     // checked (at most 191 bytes, no control characters) but may hold
     // spaces, `=` or commas: a JSON array keeps them apart in text logs.
     let app = truncate(log.app.as_deref().unwrap_or("-"), LOGGED_APP_CHARS);

@@ -1,7 +1,7 @@
 //! Log lines that clients cannot forge or blow up, and the host's own
 //! answers at the edges of HTTP, through the real binary (text logs):
-//! attribute names are quoted as a JSON list, an unchecked `current_app`
-//! is cut short, methods are case-sensitive, and a body that ends early is
+//! attribute names are quoted as a JSON list, a `current_app` that is not
+//! configured is logged by its length only, methods are case-sensitive, and a body that ends early is
 //! the client's invalid input, not an internal error.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -39,12 +39,23 @@ fn log_lines_hold_what_clients_send_in_bounds() {
     let body = json!({"current_ust": admin, "target_ust": alice, "current_app": huge_app,
                       "name": "n", "value": "v"});
     send_json(&client, "POST", &url, &body).assert_error(403, "E004001");
+    // A password typed into `current_app`: refused, and logged by length.
+    let login = json!({"username": "alice", "password": ALICE_PASSWORD,
+                       "current_app": ALICE_PASSWORD});
+    send_json(&client, "POST", &server.url("/zato/sso/user/login"), &login)
+        .assert_error(403, "E004001");
 
     // A path of 10 000 characters is an unknown path, logged by its length
     // only (an unknown path is the client's text: it may hold a UST).
     let long_path = server.url(&format!("/zato/{}", "p".repeat(10_000)));
     let answer = client.get(&long_path).send().unwrap();
     assert_eq!(answer.status().as_u16(), 404);
+
+    // USTs in a query string: the query string is never logged.
+    let names = server.url(&format!(
+        "{ATTR}/names?current_ust={admin}&target_ust={alice}&current_app=CRM"
+    ));
+    assert_eq!(client.get(&names).send().unwrap().status().as_u16(), 200);
 
     // `post` is not `POST`.
     let lower = client
@@ -100,6 +111,28 @@ fn log_lines_hold_what_clients_send_in_bounds() {
         "{unknown}"
     );
     assert!(!text.contains("ppppp"), "an unknown path reached the log");
+    let unknown_apps: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("sub_status=E004001"))
+        .collect();
+    assert_eq!(unknown_apps.len(), 2, "{text}");
+    assert!(
+        unknown_apps[0].contains(r#"app="(unknown app of 100000 bytes)""#),
+        "{}",
+        unknown_apps[0]
+    );
+    let typed_password = format!(r#"app="(unknown app of {} bytes)""#, ALICE_PASSWORD.len());
+    assert!(
+        unknown_apps[1].contains(&typed_password),
+        "{}",
+        unknown_apps[1]
+    );
+    assert!(!text.contains(ALICE_PASSWORD), "a password reached the log");
+    assert!(!text.contains("app-app"), "an unknown app reached the log");
+    assert!(
+        text.contains("op=attr.names") && !text.contains(&admin) && !text.contains(&alice),
+        "a UST of the query string reached the log:\n{text}"
+    );
     let refused = text
         .lines()
         .find(|l| l.contains("could not be read"))

@@ -9,6 +9,9 @@ use crate::tools::{self, cargo, progress, run};
 
 /// Minutes when none are given.
 const DEFAULT_MINUTES: u64 = 10;
+/// Fewest minutes: the memory check compares the peak RSS of rounds 3 and
+/// later with round 2's (round 1 warms up), so it needs three rounds.
+const MIN_MINUTES: u64 = 3;
 
 /// Parses the arguments after `soak`: `--minutes N` (or `--minutes=N`).
 pub fn parse(args: &[String]) -> Result<u64> {
@@ -23,9 +26,15 @@ pub fn parse(args: &[String]) -> Result<u64> {
                 .clone(),
             None => bail!("`cargo xtask soak` takes only --minutes N (got `{arg}`)"),
         };
-        minutes =
-            value.parse().ok().filter(|&m| m > 0).with_context(|| {
-                format!("--minutes must be a whole number above 0 (got `{value}`)")
+        minutes = value
+            .parse()
+            .ok()
+            .filter(|&m| m >= MIN_MINUTES)
+            .with_context(|| {
+                format!(
+                    "--minutes must be a whole number of at least {MIN_MINUTES}: the memory check \
+                     compares rounds 3 and later with round 2 (got `{value}`)"
+                )
             })?;
     }
     Ok(minutes)
@@ -55,6 +64,7 @@ mod tests {
         assert_eq!(parse(&args(&["--minutes", "3"])).expect("3"), 3);
         assert_eq!(parse(&args(&["--minutes=45"])).expect("45"), 45);
         assert!(parse(&args(&["--minutes", "0"])).is_err());
+        assert!(parse(&args(&["--minutes", "2"])).is_err());
         assert!(parse(&args(&["--minutes"])).is_err());
         assert!(parse(&args(&["--hours", "1"])).is_err());
     }

@@ -5,6 +5,7 @@
 //! the wrong type, is invalid input. JSON `null` counts as absent.
 
 use alloc::boxed::Box;
+use alloc::format;
 use alloc::string::String;
 use serde::Deserialize;
 use serde_json::Value;
@@ -120,12 +121,26 @@ impl Fields {
         }
     }
 
-    /// `current_app` when it is a string, for the log line.
-    pub fn app_for_log(&self) -> Option<String> {
+    /// `current_app` when it is a string (a new session records it once
+    /// the application has been checked).
+    pub fn app(&self) -> Option<&str> {
         match &self.current_app {
-            Some(Value::String(app)) => Some(app.clone()),
+            Some(Value::String(app)) => Some(app),
             _ => None,
         }
+    }
+
+    /// `current_app` as a log line may carry it: one of the configured
+    /// `apps` as is, any other string by its length only. The field is
+    /// logged before it is checked and is the client's free text: a
+    /// password or UST typed into the wrong field must not reach the log.
+    pub fn app_for_log(&self, apps: &[String]) -> Option<String> {
+        let app = self.app()?;
+        Some(if apps.iter().any(|known| known == app) {
+            String::from(app)
+        } else {
+            format!("(unknown app of {} bytes)", app.len())
+        })
     }
 }
 
@@ -284,5 +299,22 @@ mod tests {
             opt_bool(&Some(json!("true")), "b"),
             Err(Error::InvalidInput("b"))
         );
+    }
+
+    #[test]
+    fn only_a_configured_app_is_logged_as_sent() {
+        let apps = [String::from("CRM")];
+        let app = |body: &[u8]| Fields::parse(body).expect("fields").app_for_log(&apps);
+        assert_eq!(app(br#"{"current_app": "CRM"}"#).as_deref(), Some("CRM"));
+        assert_eq!(
+            app(br#"{"current_app": "alice-Pa55word"}"#).as_deref(),
+            Some("(unknown app of 14 bytes)")
+        );
+        assert_eq!(
+            app(br#"{"current_app": "crm"}"#).as_deref(),
+            Some("(unknown app of 3 bytes)")
+        );
+        assert_eq!(app(br#"{"current_app": 5}"#), None);
+        assert_eq!(app(b"{}"), None);
     }
 }

@@ -85,7 +85,7 @@ pub fn run(ctx: &mut Ctx<'_>, fields: &Fields, request: &HttpRequest) -> Result<
         v: RECORD_VERSION,
         user_id: user.user_id.clone(),
         username: user.username.clone(),
-        current_app: fields.app_for_log().unwrap_or_default(),
+        current_app: String::from(fields.app().unwrap_or_default()),
         creation_time: ctx.now,
         expiration_time,
         remote_addr: cut(&request.remote_addr, REMOTE_ADDR_MAX_BYTES),
