@@ -6,8 +6,9 @@
 //! ([`Store::ping`]) within the probe's time (`redis.timeout_ms`), else
 //! `503 E008004`; both in the SPEC envelope, with the store's state, the
 //! module's SHA-256 (12 hex digits), the version and the uptime beside it.
-//! Any other method on either path is `405 E008001` with `Allow: GET`,
-//! like the API's.
+//! `HEAD` answers as `GET` without the body (load balancers probe with
+//! either). Any other method on either path is `405 E008001` with
+//! `Allow: GET, HEAD`, like the API's.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -86,7 +87,12 @@ pub struct Answer {
     pub sub_status: Option<&'static str>,
 }
 
-/// `405 E008001` with `Allow: GET`, in the SPEC envelope.
+/// Whether `method` reads an operational endpoint: `GET`, or `HEAD`.
+fn reads(method: &str) -> bool {
+    matches!(method, "GET" | "HEAD")
+}
+
+/// `405 E008001` with `Allow: GET, HEAD`, in the SPEC envelope.
 fn not_allowed() -> Answer {
     let cid = random_cid();
     let body = json!({
@@ -99,7 +105,7 @@ fn not_allowed() -> Answer {
         status: 405,
         headers: vec![
             ("content-type", "application/json".into()),
-            ("allow", "GET".into()),
+            ("allow", "GET, HEAD".into()),
         ],
         body: body.to_string(),
         cid,
@@ -109,7 +115,7 @@ fn not_allowed() -> Answer {
 
 /// The answer to `METHOD /health`.
 pub async fn answer(probe: &Probe, metrics: &Metrics, method: &str) -> Answer {
-    if method != "GET" {
+    if !reads(method) {
         return not_allowed();
     }
     let cid = random_cid();
@@ -151,7 +157,7 @@ pub async fn answer(probe: &Probe, metrics: &Metrics, method: &str) -> Answer {
 
 /// The answer to `METHOD /metrics`.
 pub fn metrics_answer(metrics: &Metrics, pool: PoolSnapshot, method: &str) -> Answer {
-    if method != "GET" {
+    if !reads(method) {
         return not_allowed();
     }
     Answer {

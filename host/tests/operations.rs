@@ -155,9 +155,28 @@ fn health_and_metrics_need_no_ust_and_count_bounded_labels_without_secrets() {
     assert!(info["sha256"].as_str().unwrap().starts_with(sha), "{info}");
     assert!(ok.body["uptime_secs"].as_u64().is_some(), "{:?}", ok.body);
 
+    // HEAD (load balancers probe with it): GET's status and headers, no
+    // body.
+    for path in ["/health", "/metrics"] {
+        let get = client.get(server.url(path)).send().unwrap();
+        let head = client.head(server.url(path)).send().unwrap();
+        assert_eq!(head.status(), 200, "HEAD {path}");
+        assert_eq!(
+            head.headers()["content-type"],
+            get.headers()["content-type"],
+            "HEAD {path}"
+        );
+        let length: usize = head.headers()["content-length"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(length > 0, "HEAD {path}");
+        assert!(head.bytes().unwrap().is_empty(), "HEAD {path}");
+    }
     // Other methods: 405 with Allow, like the API's.
     for path in ["/health", "/metrics"] {
-        for method in ["POST", "DELETE", "HEAD", "get"] {
+        for method in ["POST", "DELETE", "PUT", "get"] {
             let answer = client
                 .request(
                     reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
@@ -166,14 +185,12 @@ fn health_and_metrics_need_no_ust_and_count_bounded_labels_without_secrets() {
                 .send()
                 .unwrap();
             assert_eq!(answer.status(), 405, "{method} {path}");
-            assert_eq!(answer.headers()["allow"], "GET", "{method} {path}");
-            if method != "HEAD" {
-                let body: Value = answer.json().unwrap();
-                assert_eq!(body["sub_status"], json!(["E008001"]), "{body}");
-                assert_cid(&body);
-                if method != "get" {
-                    documented(method, path, 405, &body);
-                }
+            assert_eq!(answer.headers()["allow"], "GET, HEAD", "{method} {path}");
+            let body: Value = answer.json().unwrap();
+            assert_eq!(body["sub_status"], json!(["E008001"]), "{body}");
+            assert_cid(&body);
+            if !["get", "PUT"].contains(&method) {
+                documented(method, path, 405, &body);
             }
         }
     }
