@@ -26,6 +26,11 @@ impl Config {
     pub fn primary_key(&self) -> Option<&KeyEntry> {
         self.keys.iter().find(|k| k.state == KeyState::Primary)
     }
+
+    /// Whether `app` is one of the configured applications (exact bytes).
+    pub fn knows_app(&self, app: &str) -> bool {
+        self.apps.iter().any(|known| known == app)
+    }
 }
 
 impl Default for Config {

@@ -18,6 +18,7 @@
 //! Every type here is serialized as JSON; `docs/abi.md` documents the format.
 
 use alloc::collections::BTreeMap;
+use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
@@ -215,7 +216,8 @@ pub struct LogFields {
     pub cid: String,
     /// Operation label, e.g. `attr.create`.
     pub op: String,
-    /// `current_app` of the request, if it was a string.
+    /// `current_app` of the request, if it was a string: a configured
+    /// application as sent, any other by [`by_length`] only.
     #[serde(default)]
     pub app: Option<String>,
     /// `ok` or `error`.
@@ -226,6 +228,13 @@ pub struct LogFields {
     /// Attribute names touched (names may be logged, values never).
     #[serde(default)]
     pub names: Vec<String>,
+}
+
+/// How a log line names the client's free text that it must not carry (a
+/// UST pasted into a URL, a password typed into `current_app`): `what` and
+/// the text's length, `(unknown path of 12 bytes)`.
+pub fn by_length(what: &str, text: &str) -> String {
+    format!("(unknown {what} of {} bytes)", text.len())
 }
 
 /// Writes applied all together or not at all.

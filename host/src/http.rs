@@ -27,7 +27,7 @@ use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use sessattr_core::http::route::is_api_path;
-use sessattr_core::protocol::{HttpRequest, HttpResponse, Operation};
+use sessattr_core::protocol::{HttpRequest, HttpResponse, Operation, by_length};
 
 use crate::console;
 use crate::cors::Cors;
@@ -574,7 +574,7 @@ fn logged_path(path: &str, served: bool) -> Cow<'_, str> {
     if served {
         Cow::Borrowed(path)
     } else {
-        Cow::Owned(format!("(unknown path of {} bytes)", path.len()))
+        Cow::Owned(by_length("path", path))
     }
 }
 /// Longest list of names a log line carries (then `…`).

@@ -5,7 +5,6 @@
 //! the wrong type, is invalid input. JSON `null` counts as absent.
 
 use alloc::boxed::Box;
-use alloc::format;
 use alloc::string::String;
 use serde::Deserialize;
 use serde_json::Value;
@@ -13,7 +12,9 @@ use serde_json::value::RawValue;
 
 use super::query::QueryFields;
 use super::strict::{self, Refusal};
+use crate::config::Config;
 use crate::error::{Error, Failure};
+use crate::protocol::by_length;
 
 /// The message of a body that gives one key twice in an object.
 pub const DUPLICATE_KEY: &str = "a key appears twice in one JSON object";
@@ -130,16 +131,16 @@ impl Fields {
         }
     }
 
-    /// `current_app` as a log line may carry it: one of the configured
-    /// `apps` as is, any other string by its length only. The field is
+    /// `current_app` as a log line may carry it: an application `config`
+    /// knows as is, any other string by its length only. The field is
     /// logged before it is checked and is the client's free text: a
     /// password or UST typed into the wrong field must not reach the log.
-    pub fn app_for_log(&self, apps: &[String]) -> Option<String> {
+    pub fn app_for_log(&self, config: &Config) -> Option<String> {
         let app = self.app()?;
-        Some(if apps.iter().any(|known| known == app) {
+        Some(if config.knows_app(app) {
             String::from(app)
         } else {
-            format!("(unknown app of {} bytes)", app.len())
+            by_length("app", app)
         })
     }
 }
@@ -303,8 +304,8 @@ mod tests {
 
     #[test]
     fn only_a_configured_app_is_logged_as_sent() {
-        let apps = [String::from("CRM")];
-        let app = |body: &[u8]| Fields::parse(body).expect("fields").app_for_log(&apps);
+        let config = Config::default();
+        let app = |body: &[u8]| Fields::parse(body).expect("fields").app_for_log(&config);
         assert_eq!(app(br#"{"current_app": "CRM"}"#).as_deref(), Some("CRM"));
         assert_eq!(
             app(br#"{"current_app": "alice-Pa55word"}"#).as_deref(),

@@ -30,7 +30,7 @@ pub fn handle(ctx: &mut Ctx<'_>, request: &HttpRequest) -> Result<Reply, Stop> {
     if route.reads_query() {
         fields.merge_query(query::parse(&request.query)?)?;
     }
-    ctx.log.app = fields.app_for_log(&ctx.config.apps);
+    ctx.log.app = fields.app_for_log(ctx.config);
     match route {
         Route::AttrCreate => attr::write::run(ctx, &fields, Write::Create),
         Route::AttrSet => attr::write::run(ctx, &fields, Write::Set),

@@ -14,7 +14,7 @@ use crate::ust;
 /// Step 1: `current_app` present and configured.
 pub fn check_app(ctx: &Ctx<'_>, app: &Option<Value>) -> Result<(), Error> {
     let app = req_str(app, "current_app", "current_app must be a string")?;
-    if ctx.config.apps.iter().any(|a| a == app) {
+    if ctx.config.knows_app(app) {
         Ok(())
     } else {
         Err(Error::UnknownApp)
