@@ -92,6 +92,18 @@ fn reads(method: &str) -> bool {
     matches!(method, "GET" | "HEAD")
 }
 
+/// `answer` as `method` gets it: for `HEAD`, the headers and length `GET`
+/// gets and no body (as the console's files answer `HEAD`).
+fn as_asked(mut answer: Answer, method: &str) -> Answer {
+    if method == "HEAD" {
+        answer
+            .headers
+            .push(("content-length", answer.body.len().to_string()));
+        answer.body.clear();
+    }
+    answer
+}
+
 /// `405 E008001` with `Allow: GET, HEAD`, in the SPEC envelope.
 fn not_allowed() -> Answer {
     let cid = random_cid();
@@ -143,7 +155,7 @@ pub async fn answer(probe: &Probe, metrics: &Metrics, method: &str) -> Answer {
             (503, Some(E_INTERNAL))
         }
     };
-    Answer {
+    let answer = Answer {
         status,
         headers: vec![
             ("content-type", "application/json".into()),
@@ -152,7 +164,8 @@ pub async fn answer(probe: &Probe, metrics: &Metrics, method: &str) -> Answer {
         body: body.to_string(),
         cid,
         sub_status,
-    }
+    };
+    as_asked(answer, method)
 }
 
 /// The answer to `METHOD /metrics`.
@@ -160,7 +173,7 @@ pub fn metrics_answer(metrics: &Metrics, pool: PoolSnapshot, method: &str) -> An
     if !reads(method) {
         return not_allowed();
     }
-    Answer {
+    let answer = Answer {
         status: 200,
         headers: vec![
             ("content-type", metrics::CONTENT_TYPE.into()),
@@ -169,5 +182,6 @@ pub fn metrics_answer(metrics: &Metrics, pool: PoolSnapshot, method: &str) -> An
         body: metrics.render(pool),
         cid: String::new(),
         sub_status: None,
-    }
+    };
+    as_asked(answer, method)
 }

@@ -503,18 +503,11 @@ fn operational_response(
     } else {
         tracing::warn!(method, path, http_status, cid = %answer.cid, sub_status, elapsed_us, "request");
     }
-    // `HEAD`: the headers `GET` would get, its length, no body.
-    let (length, body) = if method == "HEAD" {
-        (Some(answer.body.len().to_string()), Body::empty())
-    } else {
-        (None, Body::from(answer.body))
-    };
     let headers = answer
         .headers
         .iter()
-        .map(|(name, value)| (*name, value.as_str()))
-        .chain(length.as_deref().map(|length| ("content-length", length)));
-    let mut response = assemble(status, unread, headers, body);
+        .map(|(name, value)| (*name, value.as_str()));
+    let mut response = assemble(status, unread, headers, Body::from(answer.body));
     if !sub_status.is_empty() {
         response
             .extensions_mut()
