@@ -1,8 +1,9 @@
 //! Log lines that clients cannot forge or blow up, and the host's own
 //! answers at the edges of HTTP, through the real binary (text logs):
 //! attribute names are quoted as a JSON list, a `current_app` that is not
-//! configured is logged by its length only, methods are case-sensitive, and a body that ends early is
-//! the client's invalid input, not an internal error.
+//! configured is logged by its length only, methods are case-sensitive,
+//! and a body that ends early is the client's invalid input, not an
+//! internal error.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -93,6 +94,10 @@ fn log_lines_hold_what_clients_send_in_bounds() {
         .expect("the create's line");
     let quoted = serde_json::to_string(&[FORGING_NAME]).unwrap();
     assert!(created.contains(&format!("names={quoted} ")), "{created}");
+    assert!(
+        created.contains(r#"app="CRM""#),
+        "a configured app is logged as sent: {created}"
+    );
     let ops: Vec<&str> = fields(created)
         .into_iter()
         .filter(|f| f.starts_with("op="))
